@@ -1,0 +1,154 @@
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  ConfigError,
+  backendSetting,
+  durationSetting,
+  isParseError,
+  portSetting,
+  positiveIntSetting,
+  stringSetting,
+  type SettingSpec,
+} from './settings.js';
+
+/** Everything `adtally serve` needs, parsed and checked once at start. */
+export interface ServeConfig {
+  readonly http: { readonly host: string; readonly port: number };
+  readonly dataDir: string;
+  readonly backends: {
+    readonly log: string;
+    readonly dedup: string;
+    readonly store: string;
+    readonly archive: string;
+  };
+  readonly log: { readonly segmentBytes: number };
+  readonly tokens: {
+    /** From ADTALLY_SECRET; when absent the data directory's generated secret is used. */
+    readonly secret: string | undefined;
+    readonly clickTtlMs: number;
+  };
+  readonly allowedLatenessMs: number;
+  /** From ADTALLY_ADMIN_TOKEN; when absent the data directory's generated token is used. */
+  readonly adminToken: string | undefined;
+}
+
+const SETTINGS = {
+  port: portSetting('port', 'ADTALLY_PORT', 'listen port (default 8080; 0 picks a free one)'),
+  host: stringSetting('host', 'ADTALLY_HOST', 'listen address (default 127.0.0.1)', 'HOST'),
+  dataDir: stringSetting('data-dir', 'ADTALLY_DATA_DIR', 'data directory (default ./data)', 'DIR'),
+  log: backendSetting('log', 'ADTALLY_LOG', 'event log (default file:<data-dir>/log)', ['file:']),
+  dedup: backendSetting('dedup', 'ADTALLY_DEDUP', 'dedup state (default embedded:)', ['embedded:']),
+  store: backendSetting(
+    'store',
+    'ADTALLY_STORE',
+    'serving store (default duckdb:<data-dir>/adtally.duckdb)',
+    ['duckdb:'],
+  ),
+  archive: backendSetting('archive', 'ADTALLY_ARCHIVE', 'raw archive (default file:<data-dir>/archive)', [
+    'file:',
+  ]),
+  clickTtl: durationSetting('click-ttl', 'ADTALLY_CLICK_TTL', 'token lifetime (default 24h)'),
+  allowedLateness: durationSetting(
+    'allowed-lateness',
+    'ADTALLY_ALLOWED_LATENESS',
+    'allowed lateness (default 5s)',
+  ),
+  segmentBytes: positiveIntSetting(
+    'log-segment-bytes',
+    'ADTALLY_LOG_SEGMENT_BYTES',
+    'event log segment size (default 67108864)',
+  ),
+} satisfies Record<string, SettingSpec<unknown>>;
+
+/** Secrets are read from the environment only: flags show up in `ps`. */
+const SECRET_ENV = ['ADTALLY_SECRET', 'ADTALLY_ADMIN_TOKEN'];
+
+/** The flags of a command, for parseArgs and --help. */
+export function serveOptions(): Record<string, { type: 'string' | 'boolean'; short?: string }> {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const spec of Object.values(SETTINGS)) options[spec.flag] = { type: 'string' };
+  return options;
+}
+
+export function serveHelp(command: string, summary: string): string {
+  const lines = Object.values(SETTINGS).map(
+    (s) => `  --${`${s.flag} ${s.placeholder}`.padEnd(28)} ${s.help} [${s.env}]`,
+  );
+  return [
+    `usage: adtally ${command} [options]`,
+    '',
+    summary,
+    '',
+    'options (flags win over environment variables):',
+    ...lines,
+    `  ${'-h, --help'.padEnd(30)} show this help`,
+    '',
+    'secrets come from the environment only: ADTALLY_SECRET, ADTALLY_ADMIN_TOKEN',
+    '(when unset, both are generated once and kept in the data directory, mode 0600).',
+  ].join('\n');
+}
+
+/** Every ADTALLY_* variable this command reads; others are a typo and an error. */
+function knownEnv(): Set<string> {
+  return new Set([...Object.values(SETTINGS).map((s) => s.env), ...SECRET_ENV]);
+}
+
+/**
+ * Parses argv (after the command name) and the environment into a ServeConfig.
+ * Throws ConfigError with a one-line reason for unknown flags, unknown
+ * ADTALLY_* variables and malformed values. Returns 'help' for --help.
+ */
+export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig | 'help' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: serveOptions(),
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+  if (values.help === true) return 'help';
+  const known = knownEnv();
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('ADTALLY_') && !known.has(name)) {
+      throw new ConfigError(`unknown environment variable ${name}`);
+    }
+  }
+  const read = <T>(spec: SettingSpec<T>): T | undefined => {
+    const flagValue = values[spec.flag];
+    const raw = typeof flagValue === 'string' ? flagValue : env[spec.env];
+    if (raw === undefined) return undefined;
+    const value = spec.parse(raw);
+    if (isParseError(value)) {
+      throw new ConfigError(`${typeof flagValue === 'string' ? `--${spec.flag}` : spec.env}: ${value.error}`);
+    }
+    return value;
+  };
+  const dataDir = read(SETTINGS.dataDir) ?? './data';
+  const secret = env.ADTALLY_SECRET;
+  if (secret !== undefined && secret.length < 16)
+    throw new ConfigError('ADTALLY_SECRET: must be at least 16 characters');
+  const adminToken = env.ADTALLY_ADMIN_TOKEN;
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new ConfigError('ADTALLY_ADMIN_TOKEN: must be at least 16 characters');
+  }
+  return {
+    http: { host: read(SETTINGS.host) ?? '127.0.0.1', port: read(SETTINGS.port) ?? 8080 },
+    dataDir,
+    backends: {
+      log: read(SETTINGS.log) ?? `file:${join(dataDir, 'log')}`,
+      dedup: read(SETTINGS.dedup) ?? 'embedded:',
+      store: read(SETTINGS.store) ?? `duckdb:${join(dataDir, 'adtally.duckdb')}`,
+      archive: read(SETTINGS.archive) ?? `file:${join(dataDir, 'archive')}`,
+    },
+    log: { segmentBytes: read(SETTINGS.segmentBytes) ?? 64 * 1024 * 1024 },
+    tokens: { secret, clickTtlMs: read(SETTINGS.clickTtl) ?? 24 * 3_600_000 },
+    allowedLatenessMs: read(SETTINGS.allowedLateness) ?? 5_000,
+    adminToken,
+  };
+}

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { hasValidSignature, parseToken, signToken, verifyToken, type ImpressionToken } from './token.js';
+
+const SECRET = 'test-secret-0123456789';
+const TTL_SEC = 24 * 3600;
+const TS = 1_795_000_000;
+const atSec = (sec: number): number => sec * 1000;
+
+describe('impression tokens (SPEC 2)', () => {
+  const token = signToken(SECRET, 7, 'imp_abcdefgh', TS);
+
+  it('signs base64url without padding over "ad.imp.ts"', async () => {
+    const { createHmac } = await import('node:crypto');
+    const expected = createHmac('sha256', SECRET).update(`7.imp_abcdefgh.${TS}`).digest('base64url');
+    assert.equal(token.sig, expected);
+    assert.doesNotMatch(token.sig, /[=+/]/);
+    assert.equal(token.sig.length, 43);
+  });
+
+  it('verifies an untouched token within its window', () => {
+    assert.equal(verifyToken(SECRET, token, atSec(TS + 10), TTL_SEC), 'valid');
+    assert.equal(verifyToken(SECRET, token, atSec(TS - 300), TTL_SEC), 'valid');
+    assert.equal(verifyToken(SECRET, token, atSec(TS + TTL_SEC), TTL_SEC), 'valid');
+  });
+
+  const tampered: [string, ImpressionToken][] = [
+    ['ad', { ...token, ad: 8 }],
+    ['imp', { ...token, imp: 'imp_abcdefgX' }],
+    ['ts', { ...token, ts: TS + 1 }],
+    ['sig', { ...token, sig: `${token.sig.slice(0, 42)}${token.sig.endsWith('A') ? 'B' : 'A'}` }],
+  ];
+  for (const [field, forged] of tampered) {
+    it(`rejects a token with a tampered ${field}`, () => {
+      assert.equal(hasValidSignature(SECRET, forged), false);
+      assert.equal(verifyToken(SECRET, forged, atSec(TS + 10), TTL_SEC), 'bad_signature');
+    });
+  }
+
+  it('rejects a token signed with another secret', () => {
+    assert.equal(verifyToken('another-secret-xxxxxx', token, atSec(TS), TTL_SEC), 'bad_signature');
+  });
+
+  it('reports expired after ts + ttl', () => {
+    assert.equal(verifyToken(SECRET, token, atSec(TS + TTL_SEC + 1), TTL_SEC), 'expired');
+    assert.equal(verifyToken(SECRET, token, atSec(TS + 61), 60), 'expired');
+  });
+
+  it('reports a token used more than 300 s before ts as outside its window', () => {
+    assert.equal(verifyToken(SECRET, token, atSec(TS - 301), TTL_SEC), 'expired');
+  });
+
+  it('treats an unparseable token as a bad signature', () => {
+    assert.equal(verifyToken(SECRET, undefined, atSec(TS), TTL_SEC), 'bad_signature');
+  });
+});
+
+describe('parseToken', () => {
+  const sig = 'a'.repeat(43);
+  it('accepts the forms of SPEC 2, from strings or numbers', () => {
+    assert.deepEqual(parseToken({ ad: '7', imp: 'abcdefgh', ts: '123', sig }), {
+      ad: 7,
+      imp: 'abcdefgh',
+      ts: 123,
+      sig,
+    });
+    assert.deepEqual(parseToken({ ad: 7, imp: 'A-_z0123', ts: 123, sig }), {
+      ad: 7,
+      imp: 'A-_z0123',
+      ts: 123,
+      sig,
+    });
+  });
+  const bad: [string, Record<string, unknown>][] = [
+    ['ad zero', { ad: '0' }],
+    ['ad negative', { ad: '-1' }],
+    ['ad leading zero', { ad: '07' }],
+    ['ad too large', { ad: '2147483648' }],
+    ['ad fractional', { ad: 1.5 }],
+    ['imp too short', { imp: 'abcdefg' }],
+    ['imp too long', { imp: 'a'.repeat(65) }],
+    ['imp bad char', { imp: 'abcd.efgh' }],
+    ['ts negative', { ts: '-5' }],
+    ['ts not a number', { ts: 'now' }],
+    ['sig padded', { sig: `${'a'.repeat(42)}=` }],
+    ['sig missing', { sig: undefined }],
+  ];
+  for (const [name, override] of bad) {
+    it(`rejects ${name}`, () => {
+      assert.equal(parseToken({ ad: '7', imp: 'abcdefgh', ts: '123', sig, ...override }), undefined);
+    });
+  }
+});

@@ -1,0 +1,108 @@
+import type { AddressInfo } from 'node:net';
+import { Catalog } from '../catalog/catalog.js';
+import { loadOrCreateSecrets } from '../config/data-dir-secrets.js';
+import type { ServeConfig } from '../config/serve-config.js';
+import { pathOfUrl } from '../config/settings.js';
+import { Collector } from '../ingest/collector.js';
+import { openEventLog } from '../log/open-event-log.js';
+import { Metrics } from '../metrics/metrics.js';
+import { DuckDbCatalogStore } from '../store/duckdb/duckdb-catalog-store.js';
+import { DuckDbDatabase } from '../store/duckdb/duckdb-database.js';
+import { createCatalogRoutes } from '../web/catalog-routes.js';
+import { createHttpServer, createRequestHandler } from '../web/server.js';
+import { createTrackingRoutes } from '../web/tracking-routes.js';
+
+/** A running `adtally serve`: what the CLI and in-process tests hold. */
+export interface RunningServer {
+  readonly url: string;
+  readonly adminToken: string;
+  /** Stops accepting, answers in-flight requests, flushes the log, closes the store. */
+  shutdown(): Promise<void>;
+}
+
+/** How long in-flight requests get to finish on shutdown before their sockets are cut. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Starts every part of the embedded pipeline in this process. */
+export async function startServe(config: ServeConfig, print: (line: string) => void): Promise<RunningServer> {
+  const secrets = await loadOrCreateSecrets(config.dataDir, {
+    secret: config.tokens.secret,
+    adminToken: config.adminToken,
+  });
+  const secret = Buffer.from(secrets.secret, 'utf8');
+  const metrics = new Metrics();
+  const log = await openEventLog(config.backends.log, {
+    segmentBytes: config.log.segmentBytes,
+    observer: metrics,
+  });
+  let db: DuckDbDatabase;
+  try {
+    db = await DuckDbDatabase.open(pathOfUrl(config.backends.store));
+  } catch (err) {
+    await log.close();
+    throw err;
+  }
+  const store = await DuckDbCatalogStore.create(db);
+  const catalog = await Catalog.load(store);
+  const now = (): number => Date.now();
+  const collector = new Collector({
+    log,
+    lookupAd: (id) => catalog.adById(id),
+    secret,
+    clickTtlMs: config.tokens.clickTtlMs,
+    now,
+    metrics,
+  });
+
+  let shuttingDown = false;
+  const handler = createRequestHandler(
+    {
+      tracking: createTrackingRoutes({
+        catalog,
+        collector,
+        secret,
+        clickTtlMs: config.tokens.clickTtlMs,
+        now,
+        metrics,
+        publicHost: `${config.http.host}:${config.http.port}`,
+      }),
+      catalogRoutes: createCatalogRoutes(catalog),
+      catalog,
+      adminToken: secrets.adminToken,
+      metrics,
+      readiness: {
+        checks: {
+          log: () => Promise.resolve(log.durableEnd() >= 0 ? undefined : undefined),
+          store: () => store.ping(),
+        },
+      },
+    },
+    () => shuttingDown,
+  );
+  const server = createHttpServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  if (secrets.fromDataDir) print(`adtally: admin token ${secrets.adminToken} (kept in ${secrets.path})`);
+  print(`adtally: listening on ${url}`);
+
+  async function shutdown(): Promise<void> {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const forced = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    await closed;
+    clearTimeout(forced);
+    await log.close();
+    await store.close();
+  }
+  return { url, adminToken: secrets.adminToken, shutdown };
+}

@@ -1,0 +1,261 @@
+import type { FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { EventLog, LogBatch, LogFlushObserver } from '../event-log.js';
+import { LogClosedError, LogPoisonedError, LogWriteError } from '../log-errors.js';
+import { frameSize, payloadProblem } from '../record-framing.js';
+import { PendingBatch } from './pending-batch.js';
+import { recoverSegments, type RecoveryReport } from './recovery.js';
+import { createSegment, segmentFileName, writeAllAt } from './segment-files.js';
+import { SegmentReader } from './segment-reader.js';
+import { setSegmentState, type Segment } from './segment.js';
+
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+
+/** The two syscalls of a flush; replaceable so tests can make them fail (fault injection). */
+export interface FlushIo {
+  write(handle: FileHandle, data: Buffer, position: number): Promise<void>;
+  datasync(handle: FileHandle): Promise<void>;
+}
+
+export interface FileEventLogOptions {
+  /** Roll to a new segment once the active one reaches this size; one batch may overshoot it. */
+  readonly segmentBytes?: number;
+  readonly observer?: LogFlushObserver;
+  /** Test seam only: defaults to one positional write and one fdatasync. */
+  readonly io?: FlushIo;
+}
+
+export interface FileEventLog extends EventLog {
+  readonly dir: string;
+  /** What recovery did when this log was opened. */
+  readonly recovery: RecoveryReport;
+}
+
+const realIo: FlushIo = {
+  write: (handle, data, position) => writeAllAt(handle, data, data.length, position),
+  // fdatasync is enough for appends: it also flushes the file size, the only
+  // metadata needed to read the new bytes back.
+  datasync: (handle) => handle.datasync(),
+};
+
+/**
+ * Opens (creating if needed) the file event log in `dir`, running recovery
+ * first: see recoverSegments for what it guarantees.
+ */
+export async function openFileEventLog(
+  dir: string,
+  options: FileEventLogOptions = {},
+): Promise<FileEventLog> {
+  const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+  if (!Number.isSafeInteger(segmentBytes) || segmentBytes <= 0) {
+    throw new RangeError(`segmentBytes must be a positive integer, got ${segmentBytes}`);
+  }
+  const absolute = resolve(dir);
+  const recovered = await recoverSegments(absolute);
+  const segments = recovered.segments.map((s, i, all): Segment => {
+    return { ...s, state: i === all.length - 1 ? 'active' : 'sealed' };
+  });
+  return new FileLog(absolute, segments, recovered.active, recovered.report, {
+    segmentBytes,
+    observer: options.observer,
+    io: options.io ?? realIo,
+  });
+}
+
+type LogState = 'open' | 'poisoned' | 'closing' | 'closed';
+const LOG_TRANSITIONS: Readonly<Record<LogState, readonly LogState[]>> = {
+  open: ['poisoned', 'closing'],
+  poisoned: ['closing'],
+  closing: ['closed'],
+  closed: [],
+};
+
+class FileLog implements FileEventLog {
+  private state: LogState = 'open';
+  /** The first write or fsync failure; after it this instance never appends again. */
+  private failure: Error | undefined;
+  /** Offset the next append gets: durable end plus everything in flight and pending. */
+  private tail: number;
+  private durable: number;
+  private pending = new PendingBatch();
+  private spare = new PendingBatch();
+  private flushing: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly reader: SegmentReader;
+
+  constructor(
+    readonly dir: string,
+    private readonly segments: Segment[],
+    private activeFile: FileHandle,
+    readonly recovery: RecoveryReport,
+    private readonly config: { segmentBytes: number; observer: LogFlushObserver | undefined; io: FlushIo },
+  ) {
+    const last = segments[segments.length - 1]!;
+    this.durable = last.base + last.size;
+    this.tail = this.durable;
+    this.reader = new SegmentReader(segments);
+  }
+
+  append(payload: Buffer): Promise<number> {
+    if (this.state !== 'open') return Promise.reject(this.refusal('append'));
+    const problem = payloadProblem(payload.length);
+    if (problem !== undefined) return Promise.reject(new RangeError(`cannot append: ${problem}`));
+    const offset = this.tail;
+    this.tail += frameSize(payload.length);
+    const acknowledged = this.pending.add(payload, offset);
+    this.flushing ??= this.flushAll();
+    return acknowledged;
+  }
+
+  durableEnd(): number {
+    return this.durable;
+  }
+
+  startOffset(): number {
+    return this.segments[0]!.base;
+  }
+
+  read(from: number, maxBytes: number): Promise<LogBatch> {
+    if (this.state === 'closing' || this.state === 'closed') return Promise.reject(this.refusal('read'));
+    // Readers never see past what was durable when they started.
+    return this.reader.read(from, maxBytes, this.durable);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  /**
+   * Group commit: one write and one fdatasync per batch. Appends made while a
+   * flush is in flight wait in `pending` and go out together in the next one,
+   * so batches grow with load and an idle log adds no latency (no timers).
+   * Runs until nothing is pending; `flushing` is cleared in the same
+   * synchronous step that finds `pending` empty, so no append can be missed.
+   */
+  private async flushAll(): Promise<void> {
+    try {
+      await Promise.resolve(); // appends made in the same tick join the first batch
+      while (this.pending.records > 0 && this.failure === undefined) {
+        await this.flushOnce();
+      }
+    } catch (error) {
+      this.poison(error, undefined); // a bug, not I/O: still, no append may hang
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private async flushOnce(): Promise<void> {
+    const batch = this.pending;
+    this.pending = this.spare;
+    this.spare = batch;
+    const segment = this.activeSegment();
+    const records = batch.records;
+    const bytes = batch.bytes;
+    const started = performance.now();
+    let written = started;
+    try {
+      await this.config.io.write(this.activeFile, batch.data, segment.size);
+      written = performance.now();
+      await this.config.io.datasync(this.activeFile);
+    } catch (error) {
+      this.poison(error, batch);
+      return;
+    }
+    const synced = performance.now();
+    segment.size += bytes;
+    this.durable += bytes;
+    batch.resolveAll();
+    this.report({
+      records,
+      bytes,
+      writeSeconds: (written - started) / 1000,
+      fsyncSeconds: (synced - written) / 1000,
+    });
+    if (segment.size >= this.config.segmentBytes) {
+      try {
+        await this.roll(segment);
+      } catch (error) {
+        this.poison(error, undefined);
+      }
+    }
+  }
+
+  /**
+   * Starts the next segment at the current end. The sealed segment needs no
+   * fsync here: every byte in it was fdatasync'ed before its append resolved.
+   * The new file's name is made durable (directory fsync) before any record
+   * is written to it, so recovery never finds records in a file it can't see.
+   */
+  private async roll(sealed: Segment): Promise<void> {
+    const base = sealed.base + sealed.size;
+    const handle = await createSegment(this.dir, base);
+    const previous = this.activeFile;
+    setSegmentState(sealed, 'sealed');
+    this.segments.push({ base, path: join(this.dir, segmentFileName(base)), size: 0, state: 'active' });
+    this.activeFile = handle;
+    await previous.close();
+  }
+
+  /**
+   * After a failed write or fsync this instance refuses all further appends.
+   * A failed fsync may have dropped the dirty pages while marking them clean
+   * (Linux does), so a later fsync can succeed without the data ever reaching
+   * the disk: PostgreSQL's "fsyncgate" (2018). Retrying on the same file
+   * would let the log acknowledge bytes it no longer has. Reopening runs
+   * recovery, which reads back what actually is on disk.
+   */
+  private poison(error: unknown, batch: PendingBatch | undefined): void {
+    const cause = error instanceof Error ? error : new Error(String(error));
+    this.failure = cause;
+    if (this.state === 'open') this.transition('poisoned');
+    const message = `write or fsync of the event log at ${this.dir} failed (${cause.message})`;
+    batch?.rejectAll(new LogWriteError(`${message}; the record may or may not be in the log`, { cause }));
+    this.pending.rejectAll(new LogPoisonedError(`${message}; the record was not written`, { cause }));
+  }
+
+  private async closeOnce(): Promise<void> {
+    const failedBefore = this.failure;
+    this.transition('closing');
+    await this.flushing; // every pending append is now durable or rejected
+    await Promise.allSettled([this.reader.close(), this.activeFile.close()]);
+    this.transition('closed');
+    if (this.failure !== failedBefore) {
+      throw new LogWriteError(`closing the event log at ${this.dir}: the last flush failed`, {
+        cause: this.failure,
+      });
+    }
+  }
+
+  /** Metrics must never break the log: an observer that throws gets a warning, not a poisoned log. */
+  private report(flush: Parameters<LogFlushObserver['onFlush']>[0]): void {
+    try {
+      this.config.observer?.onFlush(flush);
+    } catch (error) {
+      process.emitWarning(`event log flush observer threw: ${String(error)}`);
+    }
+  }
+
+  private activeSegment(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  private refusal(operation: string): Error {
+    if (this.state === 'poisoned') {
+      return new LogPoisonedError(
+        `cannot ${operation}: an earlier write or fsync of the event log at ${this.dir} failed; reopen it to recover`,
+        { cause: this.failure },
+      );
+    }
+    return new LogClosedError(`cannot ${operation}: the event log at ${this.dir} is ${this.state}`);
+  }
+
+  private transition(to: LogState): void {
+    if (!LOG_TRANSITIONS[this.state].includes(to)) {
+      throw new Error(`event log cannot go from "${this.state}" to "${to}"`);
+    }
+    this.state = to;
+  }
+}

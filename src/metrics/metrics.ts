@@ -1,0 +1,83 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LogFlushObserver } from '../log/event-log.js';
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** The process's Prometheus metrics; one instance, passed to whoever records. */
+export class Metrics implements LogFlushObserver {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'adtally_http_requests_total',
+    help: 'HTTP requests by route and status code',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpLatency = new Histogram({
+    name: 'adtally_http_request_duration_seconds',
+    help: 'Time from request to answer, by route',
+    labelNames: ['route'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly events = new Counter({
+    name: 'adtally_ingest_events_total',
+    help: 'Events written to the event log, by type and outcome',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly batchLines = new Counter({
+    name: 'adtally_batch_lines_total',
+    help: 'POST /events lines by result (accepted or rejected)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly logAppendLatency = new Histogram({
+    name: 'adtally_log_append_duration_seconds',
+    help: 'Time from append to durable acknowledgement, per event',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly logWriteLatency = new Histogram({
+    name: 'adtally_log_write_duration_seconds',
+    help: 'Time of the write() of one group commit',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly logFsyncLatency = new Histogram({
+    name: 'adtally_log_fsync_duration_seconds',
+    help: 'Time of the fdatasync() of one group commit',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly logBatchRecords = new Histogram({
+    name: 'adtally_log_batch_records',
+    help: 'Records covered by one fsync (group commit size)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [this.registry],
+  });
+
+  readonly logFlushes = new Counter({
+    name: 'adtally_log_flushes_total',
+    help: 'Group commits (one write and one fdatasync each)',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'adtally_' });
+  }
+
+  onFlush(flush: { records: number; bytes: number; writeSeconds: number; fsyncSeconds: number }): void {
+    this.logFlushes.inc();
+    this.logBatchRecords.observe(flush.records);
+    this.logWriteLatency.observe(flush.writeSeconds);
+    this.logFsyncLatency.observe(flush.fsyncSeconds);
+  }
+}

@@ -1,0 +1,69 @@
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+
+export type SqlParams = DuckDBValue[];
+
+/**
+ * One DuckDB file and one connection, with statements run one at a time.
+ * DuckDB is embedded and single-writer; serialising here keeps transactions
+ * (BEGIN ... COMMIT issued by `transaction`) from interleaving with other calls.
+ */
+export class DuckDbDatabase {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+  ) {}
+
+  static async open(path: string): Promise<DuckDbDatabase> {
+    const instance = await DuckDBInstance.create(path);
+    return new DuckDbDatabase(instance, await instance.connect());
+  }
+
+  private serialise<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(work, work);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Runs a statement and returns its rows as plain JS objects. */
+  all<T>(sql: string, params: SqlParams = []): Promise<T[]> {
+    return this.serialise(async () => {
+      const reader = await this.connection.runAndReadAll(sql, params);
+      return reader.getRowObjectsJS() as T[];
+    });
+  }
+
+  async run(sql: string, params: SqlParams = []): Promise<void> {
+    await this.serialise(() => this.connection.run(sql, params));
+  }
+
+  /** Runs `work` between BEGIN and COMMIT, rolling back if it throws. */
+  transaction<T>(
+    work: (tx: { run: (sql: string, params?: SqlParams) => Promise<void> }) => Promise<T>,
+  ): Promise<T> {
+    return this.serialise(async () => {
+      await this.connection.run('BEGIN TRANSACTION');
+      try {
+        const result = await work({
+          run: async (sql, params = []) => {
+            await this.connection.run(sql, params);
+          },
+        });
+        await this.connection.run('COMMIT');
+        return result;
+      } catch (err) {
+        await this.connection.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return this.serialise(() => {
+      this.connection.closeSync();
+      this.instance.closeSync();
+      return Promise.resolve();
+    });
+  }
+}

@@ -1,0 +1,176 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Catalog, Principal } from '../catalog/catalog.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { authenticate } from './auth.js';
+import type { createCatalogRoutes } from './catalog-routes.js';
+import { HttpError, notFound, sendError, sendJson } from './http-io.js';
+import type { createTrackingRoutes } from './tracking-routes.js';
+
+export interface Readiness {
+  /** Each dependency's check; all must pass for /readyz to answer 200. */
+  readonly checks: Record<string, () => Promise<void>>;
+}
+
+export interface WebApp {
+  readonly tracking: ReturnType<typeof createTrackingRoutes>;
+  readonly catalogRoutes: ReturnType<typeof createCatalogRoutes>;
+  readonly catalog: Catalog;
+  readonly adminToken: string;
+  readonly metrics: Metrics;
+  readonly readiness: Readiness;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => Promise<void> | void;
+type AuthedHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  principal: Principal,
+) => Promise<void> | void;
+
+interface Route {
+  /** Fixed label for metrics: never the raw path, which would explode cardinality. */
+  readonly name: string;
+  readonly methods: Record<string, Handler>;
+}
+
+const AD_PATH = /^\/api\/v1\/ads\/([1-9][0-9]{0,9})$/;
+
+/** Builds the routing table and returns the node:http request listener. */
+export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean) {
+  const { tracking, catalogRoutes: catalogR, metrics } = app;
+  const authed =
+    (handler: AuthedHandler): Handler =>
+    async (req, res) =>
+      handler(req, res, await authenticate(req, app.adminToken, app.catalog));
+
+  const routes = new Map<string, Route>([
+    ['/click', { name: 'click', methods: { GET: tracking.click, HEAD: tracking.click } }],
+    ['/impression', { name: 'impression', methods: { GET: tracking.impression, HEAD: tracking.impression } }],
+    ['/events', { name: 'events', methods: { POST: tracking.events } }],
+    ['/ad', { name: 'ad', methods: { GET: tracking.ad } }],
+    ['/healthz', { name: 'healthz', methods: { GET: (_q, res) => sendJson(res, 200, { status: 'ok' }) } }],
+    ['/readyz', { name: 'readyz', methods: { GET: (_q, res) => readyz(app.readiness, res) } }],
+    ['/metrics', { name: 'metrics', methods: { GET: (_q, res) => sendMetrics(metrics, res) } }],
+    [
+      '/api/v1/advertisers',
+      {
+        name: 'advertisers',
+        methods: { GET: authed(catalogR.listAdvertisers), POST: authed(catalogR.createAdvertiser) },
+      },
+    ],
+    [
+      '/api/v1/campaigns',
+      {
+        name: 'campaigns',
+        methods: { GET: authed(catalogR.listCampaigns), POST: authed(catalogR.createCampaign) },
+      },
+    ],
+    [
+      '/api/v1/ads',
+      { name: 'ads', methods: { GET: authed(catalogR.listAds), POST: authed(catalogR.createAd) } },
+    ],
+  ]);
+
+  function resolve(path: string): Route | undefined {
+    const fixed = routes.get(path);
+    if (fixed !== undefined) return fixed;
+    const adMatch = AD_PATH.exec(path);
+    if (adMatch !== null) {
+      const id = Number(adMatch[1]);
+      return {
+        name: 'ad_by_id',
+        methods: {
+          GET: authed((req, res, p) => catalogR.getAd(req, res, p, id)),
+          PATCH: authed((req, res, p) => catalogR.patchAd(req, res, p, id)),
+        },
+      };
+    }
+    return undefined;
+  }
+
+  return function handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = process.hrtime.bigint();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    const route = resolve(path);
+    const routeName = route?.name ?? 'unknown';
+    if (isShuttingDown()) res.setHeader('connection', 'close');
+    res.on('finish', () => {
+      metrics.httpRequests.labels(routeName, String(res.statusCode)).inc();
+      metrics.httpLatency.labels(routeName).observe(Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    const run = async (): Promise<void> => {
+      if (route === undefined) throw notFound(`no route for ${path}`);
+      const handler = route.methods[req.method ?? 'GET'];
+      if (handler === undefined) {
+        const allow = Object.keys(route.methods).join(', ');
+        throw new HttpError(
+          405,
+          'method_not_allowed',
+          `${req.method} is not allowed here (allowed: ${allow})`,
+          {
+            allow,
+          },
+        );
+      }
+      await handler(req, res, query);
+    };
+    run().catch((err: unknown) => answerFailure(res, err));
+  };
+}
+
+function answerFailure(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (err instanceof HttpError) {
+    sendError(res, err);
+    return;
+  }
+  const retriable =
+    typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
+  if (retriable) {
+    // The event log could not make the event durable: say so, never pretend.
+    sendError(
+      res,
+      new HttpError(503, 'unavailable', 'event could not be made durable; retry', { 'retry-after': '1' }),
+    );
+    return;
+  }
+  console.error('adtally: request failed:', err);
+  sendError(res, new HttpError(500, 'internal', 'internal error'));
+}
+
+async function readyz(readiness: Readiness, res: ServerResponse): Promise<void> {
+  const results: Record<string, string> = {};
+  let ok = true;
+  for (const [name, check] of Object.entries(readiness.checks)) {
+    try {
+      await check();
+      results[name] = 'ok';
+    } catch (err) {
+      ok = false;
+      results[name] = (err as Error).message;
+    }
+  }
+  sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not_ready', checks: results });
+}
+
+async function sendMetrics(metrics: Metrics, res: ServerResponse): Promise<void> {
+  const text = await metrics.registry.metrics();
+  res.writeHead(200, { 'content-type': metrics.registry.contentType });
+  res.end(text);
+}
+
+export function createHttpServer(handler: ReturnType<typeof createRequestHandler>): Server {
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 30_000 }, handler);
+  // A client that sends garbage gets a 400 from node and its socket closed; the process keeps serving.
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}

@@ -2,4 +2,5 @@
 // Thin launcher so the bin works straight after `npm ci` (prepare builds dist/).
 import { main } from '../dist/src/cli/main.js';
 
-process.exitCode = await main(process.argv.slice(2));
+// exit explicitly: a failed start must not linger on timers it left behind.
+process.exit(await main(process.argv.slice(2)));

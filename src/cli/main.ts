@@ -21,8 +21,8 @@ async function serve(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  const running = await startServe(config, print);
-  await new Promise<void>((resolve) => {
+  // Handlers first: a SIGTERM that lands while starting still gets a clean stop once started.
+  const stopRequested = new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       print(`adtally: ${signal} received, shutting down`);
       resolve();
@@ -30,6 +30,8 @@ async function serve(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  const running = await startServe(config, print);
+  await stopRequested;
   await running.shutdown();
   print('adtally: stopped');
   return 0;

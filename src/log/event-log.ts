@@ -38,6 +38,8 @@ export interface EventLog {
   startOffset(): number;
   /** Reads durable records from `from` (an offset returned earlier, or startOffset()). */
   read(from: number, maxBytes: number): Promise<LogBatch>;
+  /** Resolves when the log takes appends; rejects with the reason when it does not (for /readyz). */
+  check(): Promise<void>;
   /** Flushes pending appends (they resolve), then closes. Later appends reject. */
   close(): Promise<void>;
 }

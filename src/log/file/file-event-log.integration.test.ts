@@ -7,6 +7,7 @@ import { makeTempDir, readAll } from '../../../test/log/log-test-helpers.js';
 import type { EventLog } from '../event-log.js';
 import { LogClosedError, LogCorruptError } from '../log-errors.js';
 import { FRAME_HEADER_BYTES } from '../record-framing.js';
+import { LogLockedError } from './dir-lock.js';
 import { openFileEventLog } from './file-event-log.js';
 
 const payloadOf = (i: number): Buffer => Buffer.from(`record-${i}-${'p'.repeat(i % 97)}`);
@@ -253,6 +254,22 @@ void test('a bit flipped in a sealed segment is a LogCorruptError naming the fil
       openFileEventLog(dir),
       (e: unknown) => e instanceof LogCorruptError && e.file === first,
     );
+  } finally {
+    remove();
+  }
+});
+
+void test('a second open of the same directory is refused while the first holds it, and allowed after close', async () => {
+  const { dir, remove } = makeTempDir('log-lock');
+  try {
+    const first = await openFileEventLog(dir);
+    await assert.rejects(
+      openFileEventLog(dir),
+      (e: unknown) => e instanceof LogLockedError && /in use by process/.test(e.message),
+    );
+    await first.close();
+    const second = await openFileEventLog(dir);
+    await second.close();
   } finally {
     remove();
   }

@@ -28,6 +28,7 @@ for (const syscall of failing) {
       };
       const log = await openFileEventLog(dir, { io });
       const acked = [await log.append(Buffer.from('one')), await log.append(Buffer.from('two'))];
+      await log.check();
 
       const failedBatch = [log.append(Buffer.from('three-a')), log.append(Buffer.from('three-b'))];
       for (const append of failedBatch) {
@@ -40,6 +41,7 @@ for (const syscall of failing) {
       await assert.rejects(log.append(Buffer.from('after')), (e: unknown) => {
         return e instanceof LogPoisonedError && !e.retriable && /reopen/.test(e.message);
       });
+      await assert.rejects(log.check(), LogPoisonedError, 'readiness reports the poisoned log');
       assert.equal(log.durableEnd(), acked[1]! + 8 + 3, 'the failed batch is not counted as durable');
       assert.equal((await readAll(log)).length, 2, 'readers do not see the failed batch');
       await log.close();

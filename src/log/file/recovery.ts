@@ -107,7 +107,7 @@ async function scanValidPrefix(
 }
 
 /** mkdir -p, then fsync the parent of each directory created so the new names survive a power loss. */
-async function makeDirectoryDurably(dir: string): Promise<void> {
+export async function makeDirectoryDurably(dir: string): Promise<void> {
   const firstCreated = await mkdir(dir, { recursive: true });
   if (firstCreated === undefined) return;
   for (let created = dir; ; created = dirname(created)) {

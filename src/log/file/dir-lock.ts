@@ -1,0 +1,42 @@
+import { open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Another live process holds the log directory. */
+export class LogLockedError extends Error {
+  override readonly name = 'LogLockedError';
+  readonly retriable = false;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes `<dir>/LOCK` for this process. Two writers on one log would both run
+ * recovery and append at the same positions; a lock left by a process that
+ * died (kill -9) names a dead pid and is taken over.
+ */
+export async function lockDirectory(dir: string): Promise<{ release: () => Promise<void> }> {
+  const path = join(dir, 'LOCK');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(path, 'wx');
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return { release: () => rm(path, { force: true }) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+        throw new LogLockedError(`event log ${dir} is in use by process ${holder}`);
+      }
+      await rm(path, { force: true });
+    }
+  }
+  throw new LogLockedError(`could not take the lock of event log ${dir}`);
+}

@@ -22,7 +22,11 @@ describe('operations routes (SPEC 3.4)', () => {
       assert.deepEqual(await (await fetch(`${server.url}/healthz`)).json(), { status: 'ok' });
       const ready = await fetch(`${server.url}/readyz`);
       assert.equal(ready.status, 200);
-      assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, { log: 'ok', store: 'ok' });
+      assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, {
+        log: 'ok',
+        store: 'ok',
+        aggregation: 'ok',
+      });
       await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
           fetch(`${server.url}/click?${tokenQuery(adIds[0]!, `imp_metric_${String(i).padStart(3, '0')}`)}`, {

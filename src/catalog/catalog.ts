@@ -106,6 +106,11 @@ export class Catalog {
     return ad;
   }
 
+  /** The ads of one campaign, from memory. */
+  adsOfCampaign(campaignId: number): Ad[] {
+    return [...this.ads.values()].filter((ad) => ad.campaignId === campaignId);
+  }
+
   listAds(principal: Principal): Ad[] {
     return [...this.ads.values()]
       .filter((ad) => canSee(principal, ad.advertiserId))

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { AggregationWorker } from '../aggregate/aggregation-worker.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadOrCreateSecrets } from '../config/data-dir-secrets.js';
 import type { ServeConfig } from '../config/serve-config.js';
@@ -6,9 +7,11 @@ import { pathOfUrl } from '../config/settings.js';
 import { Collector } from '../ingest/collector.js';
 import { openEventLog } from '../log/open-event-log.js';
 import { Metrics } from '../metrics/metrics.js';
+import { DuckDbAggregateStore } from '../store/duckdb/duckdb-aggregate-store.js';
 import { DuckDbCatalogStore } from '../store/duckdb/duckdb-catalog-store.js';
 import { DuckDbDatabase } from '../store/duckdb/duckdb-database.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
+import { createQueryRoutes } from '../web/query-routes.js';
 import { createHttpServer, createRequestHandler } from '../web/server.js';
 import { createTrackingRoutes } from '../web/tracking-routes.js';
 
@@ -25,6 +28,21 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Starts every part of the embedded pipeline in this process. */
 export async function startServe(config: ServeConfig, print: (line: string) => void): Promise<RunningServer> {
+  // Closers of what has been opened so far, run in reverse if a later step fails (port taken, bad store...).
+  const opened: (() => Promise<void>)[] = [];
+  try {
+    return await startOpening(config, print, opened);
+  } catch (err) {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startOpening(
+  config: ServeConfig,
+  print: (line: string) => void,
+  opened: (() => Promise<void>)[],
+): Promise<RunningServer> {
   const secrets = await loadOrCreateSecrets(config.dataDir, {
     secret: config.tokens.secret,
     adminToken: config.adminToken,
@@ -35,14 +53,11 @@ export async function startServe(config: ServeConfig, print: (line: string) => v
     segmentBytes: config.log.segmentBytes,
     observer: metrics,
   });
-  let db: DuckDbDatabase;
-  try {
-    db = await DuckDbDatabase.open(pathOfUrl(config.backends.store));
-  } catch (err) {
-    await log.close();
-    throw err;
-  }
+  opened.push(() => log.close());
+  const db = await DuckDbDatabase.open(pathOfUrl(config.backends.store));
+  opened.push(() => db.close());
   const store = await DuckDbCatalogStore.create(db);
+  const aggregates = await DuckDbAggregateStore.create(db);
   const catalog = await Catalog.load(store);
   const now = (): number => Date.now();
   const collector = new Collector({
@@ -53,6 +68,16 @@ export async function startServe(config: ServeConfig, print: (line: string) => v
     now,
     metrics,
   });
+
+  const worker = await AggregationWorker.start({
+    log,
+    store: aggregates,
+    metrics,
+    consumer: 'serve',
+    allowedLatenessMs: config.allowedLatenessMs,
+    clickTtlMs: config.tokens.clickTtlMs,
+  });
+  opened.push(() => worker.stop());
 
   let shuttingDown = false;
   const handler = createRequestHandler(
@@ -67,13 +92,20 @@ export async function startServe(config: ServeConfig, print: (line: string) => v
         publicHost: `${config.http.host}:${config.http.port}`,
       }),
       catalogRoutes: createCatalogRoutes(catalog),
+      queryRoutes: createQueryRoutes({
+        catalog,
+        store: aggregates,
+        watermark: () => worker.committedWatermark(),
+        now,
+      }),
       catalog,
       adminToken: secrets.adminToken,
       metrics,
       readiness: {
         checks: {
-          log: () => Promise.resolve(log.durableEnd() >= 0 ? undefined : undefined),
+          log: () => log.check(),
           store: () => store.ping(),
+          aggregation: () => worker.check(),
         },
       },
     },
@@ -101,8 +133,8 @@ export async function startServe(config: ServeConfig, print: (line: string) => v
     const forced = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     await closed;
     clearTimeout(forced);
-    await log.close();
-    await store.close();
+    // Reverse order of opening: the worker commits what it read, then the log and the store close.
+    for (const close of opened.reverse()) await close();
   }
   return { url, adminToken: secrets.adminToken, shutdown };
 }

@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { authenticate } from './auth.js';
 import type { createCatalogRoutes } from './catalog-routes.js';
 import { HttpError, notFound, sendError, sendJson } from './http-io.js';
+import type { createQueryRoutes } from './query-routes.js';
 import type { createTrackingRoutes } from './tracking-routes.js';
 
 export interface Readiness {
@@ -14,6 +15,7 @@ export interface Readiness {
 export interface WebApp {
   readonly tracking: ReturnType<typeof createTrackingRoutes>;
   readonly catalogRoutes: ReturnType<typeof createCatalogRoutes>;
+  readonly queryRoutes: ReturnType<typeof createQueryRoutes>;
   readonly catalog: Catalog;
   readonly adminToken: string;
   readonly metrics: Metrics;
@@ -25,6 +27,7 @@ type AuthedHandler = (
   req: IncomingMessage,
   res: ServerResponse,
   principal: Principal,
+  query: URLSearchParams,
 ) => Promise<void> | void;
 
 interface Route {
@@ -34,14 +37,15 @@ interface Route {
 }
 
 const AD_PATH = /^\/api\/v1\/ads\/([1-9][0-9]{0,9})$/;
+const AGGREGATES_PATH = /^\/api\/v1\/(ads|campaigns)\/([1-9][0-9]{0,9})\/aggregates$/;
 
 /** Builds the routing table and returns the node:http request listener. */
 export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean) {
-  const { tracking, catalogRoutes: catalogR, metrics } = app;
+  const { tracking, catalogRoutes: catalogR, queryRoutes, metrics } = app;
   const authed =
     (handler: AuthedHandler): Handler =>
-    async (req, res) =>
-      handler(req, res, await authenticate(req, app.adminToken, app.catalog));
+    async (req, res, query) =>
+      handler(req, res, await authenticate(req, app.adminToken, app.catalog), query);
 
   const routes = new Map<string, Route>([
     ['/click', { name: 'click', methods: { GET: tracking.click, HEAD: tracking.click } }],
@@ -69,6 +73,7 @@ export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean)
       '/api/v1/ads',
       { name: 'ads', methods: { GET: authed(catalogR.listAds), POST: authed(catalogR.createAd) } },
     ],
+    ['/api/v1/top', { name: 'top', methods: { GET: authed(queryRoutes.top) } }],
   ]);
 
   function resolve(path: string): Route | undefined {
@@ -83,6 +88,15 @@ export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean)
           GET: authed((req, res, p) => catalogR.getAd(req, res, p, id)),
           PATCH: authed((req, res, p) => catalogR.patchAd(req, res, p, id)),
         },
+      };
+    }
+    const aggMatch = AGGREGATES_PATH.exec(path);
+    if (aggMatch !== null) {
+      const id = Number(aggMatch[2]);
+      const handler = aggMatch[1] === 'ads' ? queryRoutes.adAggregates : queryRoutes.campaignAggregates;
+      return {
+        name: `${aggMatch[1] === 'ads' ? 'ad' : 'campaign'}_aggregates`,
+        methods: { GET: authed((req, res, p, q) => handler(req, res, p, id, q)) },
       };
     }
     return undefined;

@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 
 export type SqlParams = DuckDBValue[];
 
@@ -34,20 +34,30 @@ export class DuckDbDatabase {
     });
   }
 
+  /** `all` with explicit parameter types (lists need them). */
+  allTyped<T>(sql: string, params: SqlParams, types: DuckDBType[]): Promise<T[]> {
+    return this.serialise(async () => {
+      const reader = await this.connection.runAndReadAll(sql, params, types);
+      return reader.getRowObjectsJS() as T[];
+    });
+  }
+
   async run(sql: string, params: SqlParams = []): Promise<void> {
     await this.serialise(() => this.connection.run(sql, params));
   }
 
   /** Runs `work` between BEGIN and COMMIT, rolling back if it throws. */
   transaction<T>(
-    work: (tx: { run: (sql: string, params?: SqlParams) => Promise<void> }) => Promise<T>,
+    work: (tx: {
+      run: (sql: string, params?: SqlParams, types?: DuckDBType[]) => Promise<void>;
+    }) => Promise<T>,
   ): Promise<T> {
     return this.serialise(async () => {
       await this.connection.run('BEGIN TRANSACTION');
       try {
         const result = await work({
-          run: async (sql, params = []) => {
-            await this.connection.run(sql, params);
+          run: async (sql, params = [], types) => {
+            await this.connection.run(sql, params, types);
           },
         });
         await this.connection.run('COMMIT');

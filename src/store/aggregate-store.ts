@@ -1,0 +1,66 @@
+import type { BucketCounts } from '../aggregate/counts.js';
+import type { DedupEntry } from '../aggregate/dedup-index.js';
+
+/** Where a consumer stands: the log offset to resume from and the watermark's source. */
+export interface ConsumerCheckpoint {
+  readonly offset: number;
+  readonly maxEventTime: number | undefined;
+}
+
+export interface MinuteDelta {
+  readonly ad: number;
+  readonly minute: number;
+  readonly counts: BucketCounts;
+}
+
+/** Everything one aggregation flush changes; a store applies it atomically. */
+export interface AggregationCommit {
+  /** Added to the serving counts of (ad, minute). */
+  readonly deltas: readonly MinuteDelta[];
+  /** Events for minutes that were already final when processed: kept apart for reconciliation. */
+  readonly lateDeltas: readonly MinuteDelta[];
+  readonly dedupAdded: readonly DedupEntry[];
+  /** Dedup entries expiring before this instant (ms) may be dropped. */
+  readonly dedupExpireBefore: number | undefined;
+  readonly checkpoint: ConsumerCheckpoint;
+}
+
+/** One bucket of a series: its start minute and summed counts. */
+export interface SeriesRow {
+  readonly minute: number;
+  readonly counts: BucketCounts;
+}
+
+export interface TopRow {
+  readonly ad: number;
+  readonly impressions: number;
+  readonly clicks: number;
+}
+
+/**
+ * The aggregate side of the serving store. `commit` is one transaction:
+ * counts, dedup changes and the consumer's offset land together or not at all.
+ */
+export interface AggregateStore {
+  loadCheckpoint(consumer: string): Promise<ConsumerCheckpoint | undefined>;
+  /** Dedup entries not expired at `horizonMs`, to rebuild the in-memory index. */
+  loadDedup(horizonMs: number): Promise<DedupEntry[]>;
+  commit(consumer: string, commit: AggregationCommit): Promise<void>;
+  /**
+   * Counts summed over `ads` per bucket of `bucketMinutes` minutes, for
+   * minutes in [fromMinute, toMinute). Only buckets with data are returned.
+   */
+  series(
+    ads: readonly number[],
+    fromMinute: number,
+    toMinute: number,
+    bucketMinutes: number,
+  ): Promise<SeriesRow[]>;
+  top(
+    ads: readonly number[] | undefined,
+    fromMinute: number,
+    toMinute: number,
+    by: 'clicks' | 'impressions' | 'ctr',
+    limit: number,
+  ): Promise<TopRow[]>;
+}

@@ -2,12 +2,14 @@ import { decodeEvent } from '../domain/event.js';
 import type { EventLog } from '../log/event-log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { AggregateStore, MinuteDelta } from '../store/aggregate-store.js';
+import type { DedupBackend } from '../dedup/dedup-backend.js';
 import { DedupIndex } from './dedup-index.js';
 import { MinuteAggregator } from './minute-aggregator.js';
 
 export interface AggregationWorkerOptions {
   readonly log: EventLog;
   readonly store: AggregateStore;
+  readonly dedup: DedupBackend;
   readonly metrics: Metrics;
   /** Name of this consumer's checkpoint row. */
   readonly consumer: string;
@@ -63,7 +65,7 @@ export class AggregationWorker {
     const checkpoint = await options.store.loadCheckpoint(options.consumer);
     const maxEventTime = checkpoint?.maxEventTime;
     const horizon = maxEventTime === undefined ? -Infinity : maxEventTime - options.allowedLatenessMs;
-    const dedup = new DedupIndex(await options.store.loadDedup(horizon));
+    const dedup = new DedupIndex(await options.dedup.load(horizon));
     const aggregator = new MinuteAggregator({
       allowedLatenessMs: options.allowedLatenessMs,
       clickTtlMs: options.clickTtlMs,

@@ -170,3 +170,23 @@ describe('MinuteAggregator', () => {
     }
   });
 });
+
+describe('watermark source', () => {
+  it('never advances past the collector clock, even for a batch `at` ahead of it', () => {
+    const agg = new MinuteAggregator({ allowedLatenessMs: 1_000, clickTtlMs: 86_400_000 });
+    const now = 1_800_000_000_000 + 57_000; // 3 s before a minute ends
+    agg.apply(0, {
+      ...makeEvent({ type: 'click', ad: 2, imp: 'imp-F0000000', outcome: 'ok', eventTime: now + 4_800 }),
+      receivedAt: now,
+    });
+    assert.equal(agg.watermark.maxEventTime(), now);
+    // The current minute is not final, so an on-time click lands in the serving counts.
+    agg.apply(
+      1,
+      makeEvent({ type: 'click', ad: 1, imp: 'imp-G0000000', outcome: 'ok', eventTime: now + 100 }),
+    );
+    const drained = agg.drain();
+    assert.equal(drained.lateDeltas.size, 0);
+    assert.equal(drained.deltas.get(`1:${minuteOf(now + 100)}`)?.counts.clicks, 1);
+  });
+});

@@ -102,10 +102,14 @@ export class MinuteAggregator {
   apply(offset: number, event: TrackedEvent): void {
     this.#events++;
     const time = event.eventTime;
+    // A batch line's `at` may run up to 5 s ahead of the collector's clock; the
+    // watermark only trusts the collector's clock, or it could finalise a
+    // minute that on-time events are still arriving for.
+    const clockTime = time < event.receivedAt ? time : event.receivedAt;
     const watermark = this.watermark;
     const outcome = event.outcome;
     if (outcome === 'unknown_ad') {
-      watermark.observe(time);
+      watermark.observe(clockTime);
       return;
     }
     if (watermark.isLate(time)) this.#lateEvents++;
@@ -116,7 +120,7 @@ export class MinuteAggregator {
     const c = watermark.isFinal(minute)
       ? this.#lateCountsOf(event.ad, minute)
       : this.#countsOf(event.ad, minute);
-    watermark.observe(time);
+    watermark.observe(clockTime);
     const click = event.type === 'click';
     switch (outcome) {
       case 'ok': {

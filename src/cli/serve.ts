@@ -4,6 +4,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { loadOrCreateSecrets } from '../config/data-dir-secrets.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import { pathOfUrl } from '../config/settings.js';
+import { EmbeddedDedup } from '../dedup/embedded-dedup.js';
 import { Collector } from '../ingest/collector.js';
 import { openEventLog } from '../log/open-event-log.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -72,6 +73,7 @@ async function startOpening(
   const worker = await AggregationWorker.start({
     log,
     store: aggregates,
+    dedup: new EmbeddedDedup(aggregates),
     metrics,
     consumer: 'serve',
     allowedLatenessMs: config.allowedLatenessMs,

@@ -1,6 +1,23 @@
-import { DuckDBInstance, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import {
+  DuckDBInstance,
+  type DuckDBAppender,
+  type DuckDBConnection,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 
 export type SqlParams = DuckDBValue[];
+
+/** What a transaction body may do. */
+export interface Transaction {
+  run(sql: string, params?: SqlParams, types?: DuckDBType[]): Promise<void>;
+  /**
+   * Bulk-appends rows with DuckDB's appender, inside this transaction (a
+   * rollback removes them): far cheaper than binding large parameter lists.
+   * `temp` names a connection-local TEMP table.
+   */
+  append(table: string, write: (appender: DuckDBAppender) => void, temp?: boolean): Promise<void>;
+}
 
 /**
  * One DuckDB file and one connection, with statements run one at a time.
@@ -47,17 +64,26 @@ export class DuckDbDatabase {
   }
 
   /** Runs `work` between BEGIN and COMMIT, rolling back if it throws. */
-  transaction<T>(
-    work: (tx: {
-      run: (sql: string, params?: SqlParams, types?: DuckDBType[]) => Promise<void>;
-    }) => Promise<T>,
-  ): Promise<T> {
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.serialise(async () => {
       await this.connection.run('BEGIN TRANSACTION');
       try {
         const result = await work({
           run: async (sql, params = [], types) => {
             await this.connection.run(sql, params, types);
+          },
+          append: async (table, write, temp = false) => {
+            const appender = await this.connection.createAppender(
+              table,
+              temp ? 'main' : null,
+              temp ? 'temp' : null,
+            );
+            try {
+              write(appender);
+              appender.flushSync();
+            } finally {
+              appender.closeSync();
+            }
           },
         });
         await this.connection.run('COMMIT');

@@ -1,0 +1,80 @@
+import { encodeEvent, type TrackedEvent } from '../domain/event.js';
+import type { Outcome } from '../domain/outcome.js';
+
+/** A small fast seeded PRNG (mulberry32), so generated traffic is repeatable. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Draws ad indexes 0..n-1 with Zipf skew `s` (a few hot ads), by inverse CDF over a precomputed table. */
+export function zipfSampler(n: number, s: number, random: () => number): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    sum += 1 / Math.pow(i + 1, s);
+    cdf[i] = sum;
+  }
+  return () => {
+    const target = random() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cdf[mid]! < target) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+export interface SyntheticTraffic {
+  readonly ads: number;
+  readonly startMs: number;
+  readonly eventsPerSecond: number;
+  readonly duplicateRate: number;
+  readonly invalidRate: number;
+  readonly seed: number;
+}
+
+const IP_HASH = Buffer.alloc(8, 7);
+const INVALID: Outcome[] = ['bad_signature', 'expired', 'bot', 'prefetch'];
+
+/**
+ * Encoded event records as collectors would write them: impressions and
+ * clicks over `ads` ads with Zipf(1.1) skew, event time advancing at
+ * `eventsPerSecond`, a share of duplicates and of invalid traffic.
+ */
+export function* syntheticRecords(traffic: SyntheticTraffic, count: number): Generator<Buffer> {
+  const random = seededRandom(traffic.seed);
+  const pickAd = zipfSampler(traffic.ads, 1.1, random);
+  // A duplicate repeats an earlier impression id, so it carries that impression's ad.
+  const adOfSerial = new Uint32Array(count);
+  let serial = 0;
+  for (let i = 0; i < count; i++) {
+    const eventTime = traffic.startMs + Math.floor((i * 1000) / traffic.eventsPerSecond);
+    const duplicate = serial > 0 && random() < traffic.duplicateRate;
+    const impSerial = duplicate ? Math.floor(random() * serial) : serial++;
+    if (!duplicate) adOfSerial[impSerial] = 1 + pickAd();
+    const invalid = random() < traffic.invalidRate;
+    const event: TrackedEvent = {
+      type: random() < 0.5 ? 'impression' : 'click',
+      ad: adOfSerial[impSerial]!,
+      imp: `imp${impSerial.toString(36).padStart(10, '0')}`,
+      tokenTs: Math.floor(eventTime / 1000) - 10,
+      eventTime,
+      receivedAt: eventTime,
+      outcome: invalid ? INVALID[Math.floor(random() * INVALID.length)]! : 'ok',
+      ipHash: IP_HASH,
+      userAgent: 'browser',
+      source: 'get',
+    };
+    yield encodeEvent(event);
+  }
+}

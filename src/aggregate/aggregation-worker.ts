@@ -101,7 +101,7 @@ export class AggregationWorker {
 
   private async run(): Promise<void> {
     const { log, metrics } = this.options;
-    const interval = this.options.flushIntervalMs ?? 100;
+    const interval = this.options.flushIntervalMs ?? 200;
     const idle = this.options.idlePollMs ?? 5;
     try {
       while (this.running) {

@@ -158,10 +158,6 @@ class FileLog implements FileEventLog {
       await Promise.resolve(); // appends made in the same tick join the first batch
       while (this.pending.records > 0 && this.failure === undefined) {
         await this.flushOnce();
-        // Let the event loop read the requests that arrived during that fsync
-        // before the next batch is cut: one turn, no timer, so an idle log
-        // adds nothing and a busy one sends fuller batches.
-        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } catch (error) {
       this.poison(error, undefined); // a bug, not I/O: still, no append may hang

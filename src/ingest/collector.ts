@@ -99,10 +99,10 @@ export class Collector {
       userAgent: incoming.userAgent,
       source: incoming.source,
     };
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const offset = await deps.log.append(encodeEvent(event));
-    deps.metrics.logAppendLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    deps.metrics.events.labels(event.type, outcome).inc();
+    deps.metrics.logAppendLatency.observe((performance.now() - started) / 1000);
+    deps.metrics.recordEvent(event.type, outcome);
     return { ad, outcome, offset };
   }
 }

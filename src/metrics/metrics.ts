@@ -107,6 +107,42 @@ export class Metrics implements LogFlushObserver {
     registers: [this.registry],
   });
 
+  /** Label children looked up once: prom-client hashes the label values on every labels() call. */
+  private readonly requestChildren = new Map<
+    string,
+    {
+      count: ReturnType<Metrics['httpRequests']['labels']>;
+      latency: ReturnType<Metrics['httpLatency']['labels']>;
+    }
+  >();
+  private readonly eventChildren = new Map<string, ReturnType<Metrics['events']['labels']>>();
+
+  /** One answered request: counted by route and status, timed by route. */
+  recordRequest(route: string, status: number, seconds: number): void {
+    const key = `${route} ${status}`;
+    let children = this.requestChildren.get(key);
+    if (children === undefined) {
+      children = {
+        count: this.httpRequests.labels(route, String(status)),
+        latency: this.httpLatency.labels(route),
+      };
+      this.requestChildren.set(key, children);
+    }
+    children.count.inc();
+    children.latency.observe(seconds);
+  }
+
+  /** One event written to the log (or a malformed request that could not be). */
+  recordEvent(type: string, outcome: string): void {
+    const key = `${type} ${outcome}`;
+    let child = this.eventChildren.get(key);
+    if (child === undefined) {
+      child = this.events.labels(type, outcome);
+      this.eventChildren.set(key, child);
+    }
+    child.inc();
+  }
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'adtally_' });
   }

@@ -103,7 +103,7 @@ export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean)
   }
 
   return function handle(req: IncomingMessage, res: ServerResponse): void {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -112,8 +112,7 @@ export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean)
     const routeName = route?.name ?? 'unknown';
     if (isShuttingDown()) res.setHeader('connection', 'close');
     res.on('finish', () => {
-      metrics.httpRequests.labels(routeName, String(res.statusCode)).inc();
-      metrics.httpLatency.labels(routeName).observe(Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.recordRequest(routeName, res.statusCode, (performance.now() - started) / 1000);
     });
     const run = async (): Promise<void> => {
       if (route === undefined) throw notFound(`no route for ${path}`);

@@ -75,7 +75,7 @@ export function createTrackingRoutes(deps: TrackingDeps) {
     query: URLSearchParams,
   ): Promise<void> {
     const incoming = incomingFromQuery(req, 'impression', query);
-    if (incoming === undefined) metrics.events.labels('impression', 'malformed').inc();
+    if (incoming === undefined) metrics.recordEvent('impression', 'malformed');
     else await collector.record(incoming);
     res.writeHead(200, PIXEL_HEADERS);
     res.end(req.method === 'HEAD' ? undefined : PIXEL);
@@ -85,7 +85,7 @@ export function createTrackingRoutes(deps: TrackingDeps) {
   async function click(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
     const incoming = incomingFromQuery(req, 'click', query);
     if (incoming === undefined) {
-      metrics.events.labels('click', 'malformed').inc();
+      metrics.recordEvent('click', 'malformed');
       throw badRequest('ad must be a positive integer');
     }
     const { ad } = await collector.record(incoming);

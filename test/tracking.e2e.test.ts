@@ -165,6 +165,12 @@ describe('tracking routes (SPEC 3.1) over HTTP', () => {
         ...signToken(TEST_SECRET, ad, 'imp_batch_0005', ts),
         at: Date.now() + 60_000,
       }),
+      // Valid at its `at`, but its token expired before the line arrived: accepted, recorded as expired.
+      JSON.stringify({
+        type: 'click',
+        ...signToken(TEST_SECRET, ad, 'imp_batch_0006', ts - 2 * 86_400),
+        at: (ts - 2 * 86_400 + 3600) * 1000,
+      }),
       '',
     ];
     const res = await get(`${server.url}/events`, {
@@ -174,7 +180,7 @@ describe('tracking routes (SPEC 3.1) over HTTP', () => {
     });
     assert.equal(res.status, 202);
     const body = (await res.json()) as { accepted: number; rejected: number; errors: { line: number }[] };
-    assert.equal(body.accepted, 3);
+    assert.equal(body.accepted, 4);
     assert.equal(body.rejected, 4);
     assert.deepEqual(
       body.errors.map((e) => e.line),
@@ -233,6 +239,7 @@ describe('tracking routes (SPEC 3.1) over HTTP', () => {
     assert.equal(batchClick?.source, 'batch');
     assert.ok(batchClick !== undefined && batchClick.receivedAt - batchClick.eventTime >= 1000);
     assert.equal(byImp('imp_batch_0002')[0]?.outcome, 'bad_signature');
+    assert.equal(byImp('imp_batch_0006')[0]?.outcome, 'expired');
     const ipHashes = new Set(events.map((e) => e.ipHash.toString('hex')));
     assert.equal(ipHashes.size, 1, 'one client, one hash');
     assert.ok(!events.some((e) => e.ipHash.includes(Buffer.from([127, 0, 0, 1]))));

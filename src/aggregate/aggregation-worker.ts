@@ -1,4 +1,4 @@
-import { decodeEvent } from '../domain/event.js';
+import { decodeEvent, EventDecodeError, type TrackedEvent } from '../domain/event.js';
 import type { EventLog } from '../log/event-log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { AggregateStore, MinuteDelta } from '../store/aggregate-store.js';
@@ -17,6 +17,8 @@ export interface AggregationWorkerOptions {
   readonly clickTtlMs: number;
   /** Upper bound between two commits while events flow (SPEC: at least every 250 ms). */
   readonly flushIntervalMs?: number;
+  /** How long to wait before starting over after a fault. */
+  readonly retryDelayMs?: number;
   /** How long to sleep when the log has nothing new. */
   readonly idlePollMs?: number;
   readonly now?: () => number;
@@ -46,36 +48,50 @@ export class AggregationWorker {
   private lastExpiry: number;
   private pendingEvents = 0;
   private failure: Error | undefined;
+  /** Set when a background commit failed; the consume loop throws it to start over. */
+  private commitError: Error | undefined;
+
+  private aggregator!: MinuteAggregator;
 
   private constructor(
     private readonly options: AggregationWorkerOptions,
-    private readonly aggregator: MinuteAggregator,
-    start: { offset: number; maxEventTime: number | undefined },
     private readonly now: () => number,
   ) {
-    this.offset = start.offset;
-    this.committed = start;
+    this.offset = 0;
+    this.committed = { offset: 0, maxEventTime: undefined };
     this.lastFlush = now();
     this.lastExpiry = now();
   }
 
   /** Restores the checkpoint and dedup state, then starts consuming. */
   static async start(options: AggregationWorkerOptions): Promise<AggregationWorker> {
-    const now = options.now ?? Date.now;
-    const checkpoint = await options.store.loadCheckpoint(options.consumer);
-    const maxEventTime = checkpoint?.maxEventTime;
-    const horizon = maxEventTime === undefined ? -Infinity : maxEventTime - options.allowedLatenessMs;
-    const dedup = new DedupIndex(await options.dedup.load(horizon));
-    const aggregator = new MinuteAggregator({
-      allowedLatenessMs: options.allowedLatenessMs,
-      clickTtlMs: options.clickTtlMs,
-      maxEventTime,
-      dedup,
-    });
-    const start = { offset: checkpoint?.offset ?? options.log.startOffset(), maxEventTime };
-    const worker = new AggregationWorker(options, aggregator, start, now);
+    const worker = new AggregationWorker(options, options.now ?? Date.now);
+    await worker.restore();
     worker.loop = worker.run();
     return worker;
+  }
+
+  /**
+   * (Re)builds the in-memory state from the last commit: the checkpoint's
+   * offset and watermark, and the dedup entries committed with it. Whatever
+   * was read or applied since is dropped and will be read again.
+   */
+  private async restore(): Promise<void> {
+    const { store, consumer, dedup, allowedLatenessMs, clickTtlMs, log } = this.options;
+    const checkpoint = await store.loadCheckpoint(consumer);
+    const maxEventTime = checkpoint?.maxEventTime;
+    const horizon = maxEventTime === undefined ? -Infinity : maxEventTime - allowedLatenessMs;
+    this.aggregator = new MinuteAggregator({
+      allowedLatenessMs,
+      clickTtlMs,
+      maxEventTime,
+      dedup: new DedupIndex(await dedup.load(horizon)),
+    });
+    this.offset = checkpoint?.offset ?? log.startOffset();
+    this.committed = { offset: this.offset, maxEventTime };
+    this.pendingEvents = 0;
+    this.inflight = Promise.resolve();
+    this.commitError = undefined;
   }
 
   /** The watermark of what the store holds (ms), for `final` flags. */
@@ -88,7 +104,7 @@ export class AggregationWorker {
     return this.committed.offset;
   }
 
-  /** Rejects when the worker stopped on a fault (for /readyz). */
+  /** Rejects while the worker is recovering from a fault (for /readyz). */
   check(): Promise<void> {
     return this.failure === undefined ? Promise.resolve() : Promise.reject(this.failure);
   }
@@ -99,31 +115,63 @@ export class AggregationWorker {
     await this.loop;
   }
 
+  /**
+   * Consumes until stopped. A fault (a failed commit, a store that went away)
+   * does not end aggregation: the worker reports it on /readyz, waits, and
+   * starts over from the last commit, which is exactly-once by construction.
+   */
   private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.consume();
+        return;
+      } catch (err) {
+        this.failure = err instanceof Error ? err : new Error(String(err));
+        console.error(
+          `adtally: aggregation worker failed, restarting from the last commit: ${this.failure.message}`,
+        );
+        await sleep(this.options.retryDelayMs ?? 1_000);
+        try {
+          await this.inflight.catch(() => undefined);
+          await this.restore();
+          this.failure = undefined;
+        } catch (restoreErr) {
+          this.failure = restoreErr instanceof Error ? restoreErr : new Error(String(restoreErr));
+        }
+      }
+    }
+  }
+
+  private async consume(): Promise<void> {
     const { log, metrics } = this.options;
     const interval = this.options.flushIntervalMs ?? 200;
     const idle = this.options.idlePollMs ?? 5;
-    try {
-      while (this.running) {
-        const batch = await log.read(this.offset, READ_BYTES);
-        for (const record of batch.records) {
-          this.aggregator.apply(record.offset, decodeEvent(record.payload));
+    while (this.running) {
+      if (this.commitError !== undefined) throw this.commitError;
+      const batch = await log.read(this.offset, READ_BYTES);
+      for (const record of batch.records) {
+        let event: TrackedEvent;
+        try {
+          event = decodeEvent(record.payload);
+        } catch (err) {
+          if (!(err instanceof EventDecodeError)) throw err;
+          // Intact (CRC-checked) but not an event this build understands: it cannot be counted.
+          metrics.undecodableRecords.inc();
+          continue;
         }
-        this.pendingEvents += batch.records.length;
-        this.offset = batch.next;
-        const due = this.now() - this.lastFlush >= interval;
-        if (this.pendingEvents > 0 && (due || this.aggregator.pendingBuckets() > MAX_PENDING_BUCKETS)) {
-          await this.flush();
-        }
-        metrics.consumerLag.set(log.durableEnd() - this.committed.offset);
-        if (batch.records.length === 0) await sleep(idle);
+        this.aggregator.apply(record.offset, event);
       }
-      if (this.pendingEvents > 0) await this.flush();
-      await this.inflight;
-    } catch (err) {
-      this.failure = err instanceof Error ? err : new Error(String(err));
-      console.error(`adtally: aggregation worker stopped: ${this.failure.message}`);
+      this.pendingEvents += batch.records.length;
+      this.offset = batch.next;
+      const due = this.now() - this.lastFlush >= interval;
+      if (this.pendingEvents > 0 && (due || this.aggregator.pendingBuckets() > MAX_PENDING_BUCKETS)) {
+        await this.flush();
+      }
+      metrics.consumerLag.set(log.durableEnd() - this.committed.offset);
+      if (batch.records.length === 0) await sleep(idle);
     }
+    if (this.pendingEvents > 0) await this.flush();
+    await this.inflight;
   }
 
   /**
@@ -165,7 +213,9 @@ export class AggregationWorker {
         const watermark = this.committedWatermark();
         if (watermark !== undefined) metrics.watermarkDelay.set((this.now() - watermark) / 1000);
       });
-    // Handled when awaited by the next flush or by stop(); this only keeps Node from calling it unhandled meanwhile.
-    this.inflight.catch(() => undefined);
+    // Noticed by the consume loop at its next turn, even when no further flush comes.
+    this.inflight.catch((err: unknown) => {
+      this.commitError = err instanceof Error ? err : new Error(String(err));
+    });
   }
 }

@@ -76,14 +76,17 @@ export class Collector {
     const { deps } = this;
     const receivedAt = deps.now();
     const ad = deps.lookupAd(incoming.ad);
+    const ttlSec = deps.clickTtlMs / 1000;
+    let token = verifyToken(deps.secret, incoming.token, incoming.eventTime ?? receivedAt, ttlSec);
+    // A batch line is judged at its `at`, but it must also arrive before its token expires:
+    // dedup forgets an impression id once its token has expired, so a valid event may never
+    // be received after ts + TTL (docs/ARCHITECTURE.md, "Bounded by the TTL").
+    if (token === 'valid' && incoming.token !== undefined && receivedAt / 1000 > incoming.token.ts + ttlSec) {
+      token = 'expired';
+    }
     const outcome = classifyOutcome({
       knownAd: ad !== undefined,
-      token: verifyToken(
-        deps.secret,
-        incoming.token,
-        incoming.eventTime ?? receivedAt,
-        deps.clickTtlMs / 1000,
-      ),
+      token,
       userAgent: incoming.userAgent,
       prefetch: incoming.prefetch,
     });

@@ -76,6 +76,12 @@ export class Metrics implements LogFlushObserver {
     registers: [this.registry],
   });
 
+  readonly undecodableRecords = new Counter({
+    name: 'adtally_undecodable_records_total',
+    help: 'Intact log records the aggregation worker could not decode (skipped)',
+    registers: [this.registry],
+  });
+
   readonly lateEvents = new Counter({
     name: 'adtally_late_events_total',
     help: 'Events whose event time was behind the watermark when aggregated',

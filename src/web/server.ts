@@ -3,6 +3,7 @@ import type { Catalog, Principal } from '../catalog/catalog.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { authenticate } from './auth.js';
 import type { createCatalogRoutes } from './catalog-routes.js';
+import { failureResponse } from './failure.js';
 import { HttpError, notFound, sendError, sendJson } from './http-io.js';
 import type { createQueryRoutes } from './query-routes.js';
 import type { createTrackingRoutes } from './tracking-routes.js';
@@ -139,22 +140,9 @@ function answerFailure(res: ServerResponse, err: unknown): void {
     res.destroy();
     return;
   }
-  if (err instanceof HttpError) {
-    sendError(res, err);
-    return;
-  }
-  const retriable =
-    typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
-  if (retriable) {
-    // The event log could not make the event durable: say so, never pretend.
-    sendError(
-      res,
-      new HttpError(503, 'unavailable', 'event could not be made durable; retry', { 'retry-after': '1' }),
-    );
-    return;
-  }
-  console.error('adtally: request failed:', err);
-  sendError(res, new HttpError(500, 'internal', 'internal error'));
+  const { error, logged } = failureResponse(err);
+  if (logged) console.error('adtally: request failed:', err);
+  sendError(res, error);
 }
 
 async function readyz(readiness: Readiness, res: ServerResponse): Promise<void> {

@@ -274,3 +274,14 @@ void test('a second open of the same directory is refused while the first holds 
     remove();
   }
 });
+
+void test('a LOCK naming this process pid but not taken by it is stale (pid reuse after a restart)', async () => {
+  const { dir, remove } = makeTempDir('log-lock-pid');
+  try {
+    writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`);
+    const log = await openFileEventLog(dir);
+    await log.close();
+  } finally {
+    remove();
+  }
+});

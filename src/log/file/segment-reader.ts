@@ -9,6 +9,9 @@ import type { Segment } from './segment.js';
  * one cached read-only handle per segment, and CRC-checks every record it
  * returns. Shares the log's segment list, which only ever grows at the end.
  */
+/** Read descriptors kept open at most (see handle()). */
+const MAX_OPEN_SEGMENTS = 4;
+
 export class SegmentReader {
   private readonly handles = new Map<number, Promise<FileHandle>>();
   private readonly inFlight = new Set<Promise<LogBatch>>();
@@ -82,6 +85,13 @@ export class SegmentReader {
       handle = open(segment.path, 'r');
       this.handles.set(segment.base, handle);
       handle.catch(() => this.handles.delete(segment.base));
+      // A consumer moves forward through the segments: keep the few most recently opened, so a
+      // long-running log does not hold one descriptor per segment it ever read.
+      if (this.handles.size > MAX_OPEN_SEGMENTS) {
+        const [oldestBase, oldest] = this.handles.entries().next().value!;
+        this.handles.delete(oldestBase);
+        oldest.then((h) => h.close()).catch(() => undefined);
+      }
     }
     return handle;
   }

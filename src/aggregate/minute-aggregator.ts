@@ -15,11 +15,6 @@ export interface AggregatorOptions {
   dedup?: DedupIndex | undefined;
 }
 
-export interface AppliedEvent {
-  offset: number;
-  event: TrackedEvent;
-}
-
 /** The change to one (ad, minute) bucket. */
 export interface BucketDelta {
   readonly ad: number;
@@ -196,11 +191,6 @@ export class MinuteAggregator {
   /** Buckets (ad, minute) touched since the last drain: bounds memory between commits. */
   pendingBuckets(): number {
     return this.#pendingBuckets;
-  }
-
-  /** Applies events in order. */
-  applyAll(events: Iterable<AppliedEvent>): void {
-    for (const { offset, event } of events) this.apply(offset, event);
   }
 
   /** Everything since the last drain; starts new deltas and counters. */

@@ -11,17 +11,7 @@ import { DedupIndex } from './dedup-index.js';
 import { minuteOf } from './minute.js';
 import { MinuteAggregator, type AggregatorOptions, type Drained } from './minute-aggregator.js';
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as mulberry32 } from '../domain/seeded-random.js';
 
 const IP_HASH = Buffer.alloc(8);
 

@@ -1,17 +1,6 @@
 import { encodeEvent, type TrackedEvent } from '../domain/event.js';
 import type { Outcome } from '../domain/outcome.js';
-
-/** A small fast seeded PRNG (mulberry32), so generated traffic is repeatable. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../domain/seeded-random.js';
 
 /** Draws ad indexes 0..n-1 with Zipf skew `s` (a few hot ads), by inverse CDF over a precomputed table. */
 export function zipfSampler(n: number, s: number, random: () => number): () => number {

@@ -1,17 +1,7 @@
 import { Agent, request } from 'node:http';
 import { CHROME_UA, tokenQuery } from './adtally-process.js';
 
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed with the same choices. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../src/domain/seeded-random.js';
 
 /** One GET /click as the client saw it. */
 export interface ClickAttempt {

@@ -1,4 +1,4 @@
-import type { BucketCounts } from '../aggregate/counts.js';
+import { emptyCounts, type BucketCounts } from '../aggregate/counts.js';
 import { MINUTE_MS } from '../aggregate/minute.js';
 
 export type Granularity = 'minute' | 'hour' | 'day';
@@ -86,27 +86,27 @@ export function buildSeries(
   let impressions = 0;
   let clicks = 0;
   for (let minute = range.fromMinute; minute < range.toMinute; minute += bucket) {
-    const c = byMinute.get(minute);
+    const c = byMinute.get(minute) ?? emptyCounts();
     const endMs = (minute + bucket) * MINUTE_MS;
     const b: SeriesBucket = {
       ts: iso(minute),
-      impressions: c?.impressions ?? 0,
-      clicks: c?.clicks ?? 0,
+      impressions: c.impressions,
+      clicks: c.clicks,
       invalid: {
-        duplicate: c?.clickDuplicate ?? 0,
-        bot: c?.clickBot ?? 0,
-        prefetch: c?.clickPrefetch ?? 0,
-        bad_signature: c?.clickBadSignature ?? 0,
-        expired: c?.clickExpired ?? 0,
+        duplicate: c.clickDuplicate,
+        bot: c.clickBot,
+        prefetch: c.clickPrefetch,
+        bad_signature: c.clickBadSignature,
+        expired: c.clickExpired,
       },
       invalidImpressions: {
-        duplicate: c?.impressionDuplicate ?? 0,
-        bot: c?.impressionBot ?? 0,
-        prefetch: c?.impressionPrefetch ?? 0,
-        bad_signature: c?.impressionBadSignature ?? 0,
-        expired: c?.impressionExpired ?? 0,
+        duplicate: c.impressionDuplicate,
+        bot: c.impressionBot,
+        prefetch: c.impressionPrefetch,
+        bad_signature: c.impressionBadSignature,
+        expired: c.impressionExpired,
       },
-      ctr: ctr(c?.clicks ?? 0, c?.impressions ?? 0),
+      ctr: ctr(c.clicks, c.impressions),
       final: watermarkMs !== undefined && watermarkMs >= endMs,
     };
     impressions += b.impressions;

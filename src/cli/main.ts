@@ -1,11 +1,17 @@
 import { ConfigError } from '../config/settings.js';
 import { parseServeConfig, serveHelp } from '../config/serve-config.js';
+import { benchHelp, parseBenchOptions } from '../bench/bench-config.js';
+import { runBench, writeBenchOutputs } from '../bench/bench.js';
+import { parseLoadgenOptions, loadgenHelp } from '../loadgen/loadgen-config.js';
+import { formatSummary, runLoadgen } from '../loadgen/loadgen.js';
 import { startServe } from './serve.js';
 
 const USAGE = `usage: adtally <command> [options]
 
 commands:
   serve     the whole pipeline in one process on embedded backends
+  loadgen   traffic generator and exactness oracle against a running adtally
+  bench     the benchmark scenarios, with a report
 
 run "adtally <command> --help" for a command's options.`;
 
@@ -37,6 +43,36 @@ async function serve(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** Exit status 0 when the run was checked and exact (or not checked), 1 when counts differ. */
+async function loadgen(argv: string[]): Promise<number> {
+  const options = parseLoadgenOptions(argv, process.env);
+  if (options === 'help') {
+    print(loadgenHelp());
+    return 0;
+  }
+  const progress = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  const summary = await runLoadgen(options, progress);
+  print(options.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+  return summary.check === undefined || summary.exact ? 0 : 1;
+}
+
+/** Exit status 0 when every scenario ran (whatever the figures), 1 when one failed to run. */
+async function bench(argv: string[]): Promise<number> {
+  const options = parseBenchOptions(argv);
+  if (options === 'help') {
+    print(benchHelp());
+    return 0;
+  }
+  const result = await runBench(options, (line) => process.stderr.write(`bench: ${line}\n`));
+  const { resultFile, docsFile } = await writeBenchOutputs(result, options);
+  const { scenarios: _runs, machine: _machine, ...headline } = result;
+  print(JSON.stringify(headline, null, 2));
+  print(`result: ${resultFile}${docsFile === undefined ? '' : `, report: ${docsFile}`}`);
+  return 0;
+}
+
 /** Entry point of the `adtally` bin; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -44,6 +80,10 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'serve':
         return await serve(rest);
+      case 'loadgen':
+        return await loadgen(rest);
+      case 'bench':
+        return await bench(rest);
       case undefined:
       case '--help':
       case '-h':

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   ConfigError,
   backendSetting,
   durationSetting,
-  isParseError,
+  helpLines,
   portSetting,
   positiveIntSetting,
+  readCommandLine,
   stringSetting,
   type SettingSpec,
 } from './settings.js';
@@ -63,27 +63,14 @@ const SETTINGS = {
 /** Secrets are read from the environment only: flags show up in `ps`. */
 const SECRET_ENV = ['ADTALLY_SECRET', 'ADTALLY_ADMIN_TOKEN'];
 
-/** The flags of a command, for parseArgs and --help. */
-export function serveOptions(): Record<string, { type: 'string' | 'boolean'; short?: string }> {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
-    help: { type: 'boolean', short: 'h' },
-  };
-  for (const spec of Object.values(SETTINGS)) options[spec.flag] = { type: 'string' };
-  return options;
-}
-
 export function serveHelp(command: string, summary: string): string {
-  const lines = Object.values(SETTINGS).map(
-    (s) => `  --${`${s.flag} ${s.placeholder}`.padEnd(28)} ${s.help} [${s.env}]`,
-  );
   return [
     `usage: adtally ${command} [options]`,
     '',
     summary,
     '',
     'options (flags win over environment variables):',
-    ...lines,
-    `  ${'-h, --help'.padEnd(30)} show this help`,
+    ...helpLines(SETTINGS),
     '',
     'secrets come from the environment only: ADTALLY_SECRET, ADTALLY_ADMIN_TOKEN',
     '(when unset, both are generated once and kept in the data directory, mode 0600).',
@@ -101,35 +88,15 @@ function knownEnv(): Set<string> {
  * ADTALLY_* variables and malformed values. Returns 'help' for --help.
  */
 export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig | 'help' {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: serveOptions(),
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new ConfigError((err as Error).message.split('\n')[0] ?? 'bad arguments');
-  }
-  if (values.help === true) return 'help';
+  const { help, values } = readCommandLine(argv, SETTINGS, { env });
+  if (help) return 'help';
   const known = knownEnv();
   for (const name of Object.keys(env)) {
     if (name.startsWith('ADTALLY_') && !known.has(name)) {
       throw new ConfigError(`unknown environment variable ${name}`);
     }
   }
-  const read = <T>(spec: SettingSpec<T>): T | undefined => {
-    const flagValue = values[spec.flag];
-    const raw = typeof flagValue === 'string' ? flagValue : env[spec.env];
-    if (raw === undefined) return undefined;
-    const value = spec.parse(raw);
-    if (isParseError(value)) {
-      throw new ConfigError(`${typeof flagValue === 'string' ? `--${spec.flag}` : spec.env}: ${value.error}`);
-    }
-    return value;
-  };
-  const dataDir = read(SETTINGS.dataDir) ?? './data';
+  const dataDir = values.dataDir ?? './data';
   const secret = env.ADTALLY_SECRET;
   if (secret !== undefined && secret.length < 16)
     throw new ConfigError('ADTALLY_SECRET: must be at least 16 characters');
@@ -138,17 +105,17 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     throw new ConfigError('ADTALLY_ADMIN_TOKEN: must be at least 16 characters');
   }
   return {
-    http: { host: read(SETTINGS.host) ?? '127.0.0.1', port: read(SETTINGS.port) ?? 8080 },
+    http: { host: values.host ?? '127.0.0.1', port: values.port ?? 8080 },
     dataDir,
     backends: {
-      log: read(SETTINGS.log) ?? `file:${join(dataDir, 'log')}`,
-      dedup: read(SETTINGS.dedup) ?? 'embedded:',
-      store: read(SETTINGS.store) ?? `duckdb:${join(dataDir, 'adtally.duckdb')}`,
-      archive: read(SETTINGS.archive) ?? `file:${join(dataDir, 'archive')}`,
+      log: values.log ?? `file:${join(dataDir, 'log')}`,
+      dedup: values.dedup ?? 'embedded:',
+      store: values.store ?? `duckdb:${join(dataDir, 'adtally.duckdb')}`,
+      archive: values.archive ?? `file:${join(dataDir, 'archive')}`,
     },
-    log: { segmentBytes: read(SETTINGS.segmentBytes) ?? 64 * 1024 * 1024 },
-    tokens: { secret, clickTtlMs: read(SETTINGS.clickTtl) ?? 24 * 3_600_000 },
-    allowedLatenessMs: read(SETTINGS.allowedLateness) ?? 5_000,
+    log: { segmentBytes: values.segmentBytes ?? 64 * 1024 * 1024 },
+    tokens: { secret, clickTtlMs: values.clickTtl ?? 24 * 3_600_000 },
+    allowedLatenessMs: values.allowedLateness ?? 5_000,
     adminToken,
   };
 }

@@ -12,3 +12,24 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Draws ad indexes 0..n-1 with Zipf skew `s` (a few hot ads), by inverse CDF over a precomputed table. */
+export function zipfSampler(n: number, s: number, random: () => number): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    sum += 1 / Math.pow(i + 1, s);
+    cdf[i] = sum;
+  }
+  return () => {
+    const target = random() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cdf[mid]! < target) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}

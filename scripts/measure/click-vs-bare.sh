@@ -10,9 +10,10 @@ D=$(mktemp -d)
 export ADTALLY_SECRET=measure-secret-0123456789abcdef ADTALLY_ADMIN_TOKEN=adm_measure_0123456789abcdef
 node bin/adtally.js serve --port 18080 --data-dir $D > /tmp/serve.out 2>&1 &
 SPID=$!
-node -e "import('./dist/src/bench/bare-redirect-server.js').then(m=>m.startBareRedirectServer(18081))" &
+node dist/src/bench/reference-server-main.js bare > /tmp/bare.out &
 BPID=$!
 sleep 1.5
+BARE=$(grep -o "http://[0-9.:]*" /tmp/bare.out)
 A="Authorization: Bearer $ADTALLY_ADMIN_TOKEN"
 adv=$(curl -s -H "$A" -d '{"name":"m"}' -H 'content-type: application/json' localhost:18080/api/v1/advertisers | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
 camp=$(curl -s -H "$A" -d "{\"advertiserId\":$adv,\"name\":\"c\"}" -H 'content-type: application/json' localhost:18080/api/v1/campaigns | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
@@ -20,7 +21,7 @@ curl -s -H "$A" -d "{\"campaignId\":$camp,\"name\":\"a\",\"targetUrl\":\"https:/
 CLICK=$(curl -s localhost:18080/ad | node -pe 'JSON.parse(require("fs").readFileSync(0)).clickUrl')
 UA='Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 for round in 1 2; do
-echo "== bare"; wrk -t1 -c64 -d${DUR:-8}s --latency -H "User-Agent: $UA" "http://127.0.0.1:18081/click" | grep -E "Requests/sec|50%|99%"
+echo "== bare"; wrk -t1 -c64 -d${DUR:-8}s --latency -H "User-Agent: $UA" "$BARE/click" | grep -E "Requests/sec|50%|99%"
 echo "== adtally"; wrk -t1 -c64 -d${DUR:-8}s --latency -H "User-Agent: $UA" "$CLICK" | grep -E "Requests/sec|50%|99%|Non-2xx"
 done
 curl -s localhost:18080/metrics | grep -E "^adtally_log_(batch_records_(sum|count)|flushes_total)"

@@ -18,35 +18,52 @@ export interface ReplayResult {
   readonly eventsPerCpuSecond: number;
 }
 
+/** A file log of synthetic events, written once and replayed by several runs. */
+export interface StoredLog {
+  readonly dir: string;
+  readonly events: number;
+  dispose(): Promise<void>;
+}
+
 /**
- * The `aggregate` scenario: writes `events` synthetic records to a file log,
- * then times a fresh aggregation worker consuming all of them from disk into
- * a fresh DuckDB store (counts, dedup entries and offsets committed as in
- * `serve`).
+ * Writes `events` synthetic records (10,000 ads, Zipf skew, 20% duplicates,
+ * 5% invalid) to a file log in a fresh directory.
  */
-export async function replayAggregate(events: number, ads = 10_000): Promise<ReplayResult> {
+export async function writeSyntheticLog(events: number, ads = 10_000): Promise<StoredLog> {
   const dir = await mkdtemp(join(tmpdir(), 'adtally-replay-'));
-  try {
-    const log = await openFileEventLog(join(dir, 'log'));
-    const traffic = {
-      ads,
-      startMs: Date.now() - 3_600_000,
-      eventsPerSecond: 2_000,
-      duplicateRate: 0.2,
-      invalidRate: 0.05,
-      seed: 42,
-    };
-    let pending: Promise<number>[] = [];
-    for (const record of syntheticRecords(traffic, events)) {
-      pending.push(log.append(record));
-      if (pending.length === 50_000) {
-        await Promise.all(pending);
-        pending = [];
-      }
+  const log = await openFileEventLog(join(dir, 'log'));
+  const traffic = {
+    ads,
+    startMs: Date.now() - 3_600_000,
+    eventsPerSecond: 2_000,
+    duplicateRate: 0.2,
+    invalidRate: 0.05,
+    seed: 42,
+  };
+  let pending: Promise<number>[] = [];
+  for (const record of syntheticRecords(traffic, events)) {
+    pending.push(log.append(record));
+    if (pending.length === 50_000) {
+      await Promise.all(pending);
+      pending = [];
     }
-    await Promise.all(pending);
+  }
+  await Promise.all(pending);
+  await log.close();
+  return { dir, events, dispose: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The `aggregate` scenario: times a fresh aggregation worker consuming the
+ * whole log from disk into a fresh DuckDB store (counts, dedup entries and
+ * offsets committed as in `serve`).
+ */
+export async function replayAggregate(stored: StoredLog): Promise<ReplayResult> {
+  const log = await openFileEventLog(join(stored.dir, 'log'));
+  const storePath = join(stored.dir, `replay-${Date.now()}.duckdb`);
+  const db = await DuckDbDatabase.open(storePath);
+  try {
     const end = log.durableEnd();
-    const db = await DuckDbDatabase.open(join(dir, 'store.duckdb'));
     const store = await DuckDbAggregateStore.create(db);
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
@@ -64,17 +81,18 @@ export async function replayAggregate(events: number, ads = 10_000): Promise<Rep
     const wallSeconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
     await worker.stop();
-    await log.close();
-    await db.close();
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     return {
-      events,
+      events: stored.events,
       wallSeconds,
       cpuSeconds,
-      eventsPerSecond: events / wallSeconds,
-      eventsPerCpuSecond: events / cpuSeconds,
+      eventsPerSecond: stored.events / wallSeconds,
+      eventsPerCpuSecond: stored.events / cpuSeconds,
     };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await log.close();
+    await db.close();
+    await rm(storePath, { force: true });
+    await rm(`${storePath}.wal`, { force: true });
   }
 }

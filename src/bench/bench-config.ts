@@ -1,0 +1,169 @@
+import {
+  ConfigError,
+  durationSetting,
+  helpLines,
+  positiveIntSetting,
+  readCommandLine,
+  stringSetting,
+} from '../config/settings.js';
+
+export const SCENARIOS = [
+  'baseline',
+  'ingest-max',
+  'latency-10k',
+  'freshness',
+  'query',
+  'aggregate',
+  'direct-db',
+  'exactness',
+] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Sizes and durations of one benchmark run; `--quick` shrinks every one. */
+export interface BenchPlan {
+  /** Runs of each measured scenario; figures are their medians. */
+  readonly runs: number;
+  /** Closed-loop saturation (baseline, ingest-max) and the 10k clicks/s latency run. */
+  readonly throughputMs: number;
+  readonly connections: number;
+  /** Offered rates of the latency-against-rate chart, bare and adtally. */
+  readonly sweepRates: readonly number[];
+  readonly sweepMs: number;
+  readonly latencyRate: number;
+  readonly freshnessSamples: number;
+  readonly freshnessBackgroundRate: number;
+  readonly queryAds: number;
+  readonly queryMinutes: number;
+  readonly queryRate: number;
+  readonly queryIngestRate: number;
+  readonly queryMs: number;
+  readonly aggregateEvents: number;
+  readonly directDbRequests: number;
+  readonly directDbConnections: number;
+  readonly exactnessMs: number;
+  readonly exactnessRate: number;
+}
+
+const FULL: BenchPlan = {
+  runs: 3,
+  throughputMs: 10_000,
+  connections: 64,
+  sweepRates: [2_000, 5_000, 10_000, 15_000, 20_000],
+  sweepMs: 6_000,
+  latencyRate: 10_000,
+  freshnessSamples: 60,
+  freshnessBackgroundRate: 5_000,
+  queryAds: 10_000,
+  queryMinutes: 1_440,
+  queryRate: 200,
+  queryIngestRate: 10_000,
+  queryMs: 15_000,
+  aggregateEvents: 5_000_000,
+  directDbRequests: 30_000,
+  directDbConnections: 100,
+  exactnessMs: 60_000,
+  exactnessRate: 2_000,
+};
+
+const QUICK: BenchPlan = {
+  ...FULL,
+  runs: 1,
+  throughputMs: 3_000,
+  sweepRates: [5_000, 10_000],
+  sweepMs: 2_000,
+  freshnessSamples: 15,
+  queryAds: 1_000,
+  queryMs: 3_000,
+  aggregateEvents: 200_000,
+  directDbRequests: 3_000,
+  exactnessMs: 10_000,
+  exactnessRate: 1_000,
+};
+
+export interface BenchOptions {
+  readonly quick: boolean;
+  readonly plan: BenchPlan;
+  readonly scenarios: readonly ScenarioName[];
+  readonly resultsDir: string;
+  /** Where to write the report; undefined writes none (the default of --quick). */
+  readonly docsPath: string | undefined;
+  readonly databaseUrl: string;
+}
+
+const SETTINGS = {
+  duration: durationSetting('duration', '', 'length of every timed run (default 10s; --quick 3s)'),
+  runs: positiveIntSetting('runs', '', 'runs per scenario, figures are medians (default 3; --quick 1)'),
+  only: stringSetting('only', '', `comma-separated scenarios to run (${SCENARIOS.join(', ')})`, 'LIST'),
+  resultsDir: stringSetting('results-dir', '', 'where the JSON result goes (default bench/results)', 'DIR'),
+  docs: stringSetting(
+    'docs',
+    '',
+    'report to (re)write (default docs/BENCHMARKS.md; none with --quick)',
+    'FILE',
+  ),
+  databaseUrl: stringSetting(
+    'database-url',
+    '',
+    'PostgreSQL of the direct-db reference (default postgres://postgres@127.0.0.1:5432/postgres)',
+    'URL',
+  ),
+};
+const SWITCHES = { quick: 'every scenario shortened, about 2 minutes in all' };
+
+export function benchHelp(): string {
+  return [
+    'usage: adtally bench [options]',
+    '',
+    'Runs the benchmark scenarios of SPEC 6 on this machine against fresh data',
+    'directories, writes bench/results/<date>-<commit>.json and regenerates the report.',
+    '',
+    'options:',
+    ...helpLines(SETTINGS, SWITCHES),
+  ].join('\n');
+}
+
+function parseScenarios(raw: string | undefined): ScenarioName[] {
+  if (raw === undefined) return [...SCENARIOS];
+  const names = raw.split(',').map((s) => s.trim());
+  for (const name of names) {
+    if (!(SCENARIOS as readonly string[]).includes(name)) {
+      throw new ConfigError(`--only: unknown scenario "${name}" (known: ${SCENARIOS.join(', ')})`);
+    }
+  }
+  // ingest-max is reported as a ratio to baseline: one never runs without the other.
+  const wanted = new Set(names);
+  if (wanted.has('ingest-max')) wanted.add('baseline');
+  return SCENARIOS.filter((s) => wanted.has(s));
+}
+
+export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help' {
+  const { help, values, switches } = readCommandLine(argv, SETTINGS, { switches: Object.keys(SWITCHES) });
+  if (help) return 'help';
+  const quick = switches.has('quick');
+  const base = quick ? QUICK : FULL;
+  const duration = values.duration;
+  const plan: BenchPlan = {
+    ...base,
+    runs: values.runs ?? base.runs,
+    ...(duration === undefined
+      ? {}
+      : {
+          throughputMs: duration,
+          sweepMs: duration,
+          queryMs: duration,
+          exactnessMs: Math.max(duration, 1_000),
+        }),
+  };
+  const databaseUrl = values.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(`--database-url: "${databaseUrl}" is not a postgres:// URL`);
+  }
+  return {
+    quick,
+    plan,
+    scenarios: parseScenarios(values.only),
+    resultsDir: values.resultsDir ?? 'bench/results',
+    docsPath: values.docs ?? (quick ? undefined : 'docs/BENCHMARKS.md'),
+    databaseUrl,
+  };
+}

@@ -42,6 +42,8 @@ export interface BenchPlan {
   readonly directDbConnections: number;
   readonly exactnessMs: number;
   readonly exactnessRate: number;
+  /** Quiet between runs, so one run's backlog (fsyncs, commits) does not bill the next. */
+  readonly settleMs: number;
 }
 
 const FULL: BenchPlan = {
@@ -63,6 +65,7 @@ const FULL: BenchPlan = {
   directDbConnections: 100,
   exactnessMs: 60_000,
   exactnessRate: 2_000,
+  settleMs: 1_000,
 };
 
 const QUICK: BenchPlan = {
@@ -78,6 +81,7 @@ const QUICK: BenchPlan = {
   directDbRequests: 3_000,
   exactnessMs: 10_000,
   exactnessRate: 1_000,
+  settleMs: 500,
 };
 
 export interface BenchOptions {
@@ -91,7 +95,11 @@ export interface BenchOptions {
 }
 
 const SETTINGS = {
-  duration: durationSetting('duration', '', 'length of every timed run (default 10s; --quick 3s)'),
+  duration: durationSetting(
+    'duration',
+    '',
+    'length of every timed run (default 10s; --quick 3s; exactness 60s)',
+  ),
   runs: positiveIntSetting('runs', '', 'runs per scenario, figures are medians (default 3; --quick 1)'),
   only: stringSetting('only', '', `comma-separated scenarios to run (${SCENARIOS.join(', ')})`, 'LIST'),
   resultsDir: stringSetting('results-dir', '', 'where the JSON result goes (default bench/results)', 'DIR'),
@@ -152,6 +160,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
           sweepMs: duration,
           queryMs: duration,
           exactnessMs: Math.max(duration, 1_000),
+          freshnessSamples: Math.min(base.freshnessSamples, Math.max(3, Math.round(duration / 300))),
+          settleMs: Math.min(base.settleMs, duration),
         }),
   };
   const databaseUrl = values.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres';

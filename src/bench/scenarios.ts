@@ -17,12 +17,10 @@ export interface BenchContext {
   readonly progress: (line: string) => void;
 }
 
-/** Seconds of quiet between runs, so one run's backlog (fsyncs, commits) does not bill the next. */
-const SETTLE_MS = 1_000;
 const AD_COUNT = 100;
 const TIMEOUT_MS = 10_000;
 
-export const settle = (ms = SETTLE_MS): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const ids = (n: number, from = 1): number[] => Array.from({ length: n }, (_, i) => from + i);
 
 /** Valid clicks with every connection busy: the saturated throughput of one server. */
@@ -69,12 +67,12 @@ export async function throughput(
     const bare = await startBareServer();
     baseline.push(await saturate(bare.url, ids(AD_COUNT), ctx.plan).finally(() => bare.stop()));
     ctx.progress(`baseline run ${run}: ${Math.round(baseline.at(-1)!.answeredPerSecond)} req/s`);
-    await settle();
+    await sleep(ctx.plan.settleMs);
     const adtally = await startAdtally();
     const ads = (await adtally.admin.createAds(AD_COUNT, 'bench')).map((ad) => ad.id);
     ingest.push(await saturate(adtally.url, ads, ctx.plan).finally(() => adtally.dispose()));
     ctx.progress(`ingest-max run ${run}: ${Math.round(ingest.at(-1)!.answeredPerSecond)} clicks/s`);
-    await settle();
+    await sleep(ctx.plan.settleMs);
   }
   return { baseline, ingest };
 }
@@ -96,7 +94,7 @@ export async function latencySweep(
         `sweep ${name} ${rate}/s: p99 ${figures.p99.toFixed(2)} ms, ${Math.round(figures.answeredPerSecond)}/s answered`,
       );
       points.push({ rate, figures });
-      await settle();
+      await sleep(ctx.plan.settleMs);
     }
     return points;
   };
@@ -122,7 +120,7 @@ export async function latencyAtRate(ctx: BenchContext): Promise<LoadFigures[]> {
         `${Math.round(figures.answeredPerSecond)}/s answered`,
     );
     runs.push(figures);
-    await settle();
+    await sleep(ctx.plan.settleMs);
   }
   return runs;
 }
@@ -147,7 +145,7 @@ export async function freshness(ctx: BenchContext): Promise<FreshnessRun[]> {
     try {
       const ads = (await adtally.admin.createAds(AD_COUNT + 1, 'fresh')).map((ad) => ad.id);
       const probe = ads.pop()!;
-      const backgroundMs = ctx.plan.freshnessSamples * 300 + 2_000;
+      const backgroundMs = ctx.plan.freshnessSamples * 300 + 2 * ctx.plan.settleMs;
       const background = offer(adtally.url, ads, ctx.plan.freshnessBackgroundRate, backgroundMs);
       const samples = await probeFreshness(
         adtally.url,
@@ -170,7 +168,7 @@ export async function freshness(ctx: BenchContext): Promise<FreshnessRun[]> {
     } finally {
       await adtally.dispose();
     }
-    await settle();
+    await sleep(ctx.plan.settleMs);
   }
   return runs;
 }
@@ -208,7 +206,7 @@ async function probeFreshness(
           histogram.record(performance.now() - click.answeredAt);
           break;
         }
-        await settle(Math.max(0, 5 - (performance.now() - poll)));
+        await sleep(Math.max(0, 5 - (performance.now() - poll)));
       }
     }
   } finally {
@@ -242,7 +240,7 @@ export async function directDb(ctx: BenchContext): Promise<DirectDbRun[]> {
   for (let run = 1; run <= ctx.plan.runs; run++) {
     const reference = await startDirectDbServer(ctx.databaseUrl);
     const direct = await load(reference.url, ids(AD_COUNT)).finally(() => reference.stop());
-    await settle();
+    await sleep(ctx.plan.settleMs);
     const adtally = await startAdtally();
     const ads = (await adtally.admin.createAds(AD_COUNT, 'direct')).map((ad) => ad.id);
     const ours = await load(adtally.url, ads).finally(() => adtally.dispose());
@@ -251,7 +249,7 @@ export async function directDb(ctx: BenchContext): Promise<DirectDbRun[]> {
         `failed ${direct.failed}; adtally ${Math.round(ours.answeredPerSecond)}/s p99 ${ours.p99.toFixed(1)} ms failed ${ours.failed}`,
     );
     runs.push({ directDb: direct, adtally: ours });
-    await settle();
+    await sleep(ctx.plan.settleMs);
   }
   return runs;
 }

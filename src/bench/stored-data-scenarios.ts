@@ -5,7 +5,7 @@ import { runLoadgen, type LoadgenSummary } from '../loadgen/loadgen.js';
 import { BENCH_ADMIN_TOKEN, BENCH_SECRET, freshDataDir, startAdtally } from './bench-servers.js';
 import { replayAggregate, writeSyntheticLog, type ReplayResult } from './replay-aggregate.js';
 import { BROWSER_HEADER, driveRequests, trackingPaths, type LoadFigures } from './request-load.js';
-import { settle, type BenchContext } from './scenarios.js';
+import { sleep, type BenchContext } from './scenarios.js';
 import { seedStore } from './seed-store.js';
 
 export interface QueryRun {
@@ -39,11 +39,11 @@ export async function query(ctx: BenchContext): Promise<QueryRun[]> {
           headerLines: BROWSER_HEADER,
           expectStatus: 302,
           rate: plan.queryIngestRate,
-          durationMs: plan.queryMs + 1_000,
+          durationMs: plan.queryMs + plan.settleMs,
           connections: 256,
           timeoutMs: 10_000,
         });
-        await settle(); // ingest reaches its pace before the first query
+        await sleep(ctx.plan.settleMs); // ingest reaches its pace before the first query
         const queries = await driveRequests(adtally.url, {
           nextPath: () =>
             `/api/v1/ads/${1 + Math.floor(Math.random() * plan.queryAds)}/aggregates?from=${from}&to=${to}`,
@@ -63,7 +63,7 @@ export async function query(ctx: BenchContext): Promise<QueryRun[]> {
       } finally {
         await adtally.stop();
       }
-      await settle();
+      await sleep(ctx.plan.settleMs);
     }
     return runs;
   } finally {

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { makeDataDir, removeDir, runCli } from './support/adtally-process.js';
+
+const NUMBER_KEYS = [
+  'baseline_rps',
+  'ingest_rps',
+  'ingest_ratio',
+  'click_p99_ms_at_10k',
+  'freshness_p99_ms',
+  'query_p99_ms',
+  'aggregate_eps_per_core',
+  'direct_db_failure_rate',
+  'adtally_failure_rate',
+];
+
+describe('adtally bench', () => {
+  const dir = makeDataDir('adtally-bench-test-');
+  after(() => removeDir(dir));
+
+  it('--quick with a tiny duration runs every scenario and writes a result with every key', async () => {
+    const docs = join(dir, 'docs', 'BENCHMARKS.md');
+    const run = await runCli([
+      'bench',
+      '--quick',
+      '--duration',
+      '400ms',
+      '--results-dir',
+      join(dir, 'results'),
+      '--docs',
+      docs,
+    ]);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const files = readdirSync(join(dir, 'results'));
+    assert.equal(files.length, 1);
+    assert.match(
+      files[0]!,
+      /^\d{4}-\d{2}-\d{2}-[0-9a-f]+-quick\.json$|^\d{4}-\d{2}-\d{2}-unknown-quick\.json$/,
+    );
+    const result = JSON.parse(readFileSync(join(dir, 'results', files[0]!), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    for (const key of NUMBER_KEYS) {
+      assert.equal(typeof result[key], 'number', key);
+      assert.ok(Number.isFinite(result[key]), key);
+    }
+    assert.equal(typeof result.exact, 'boolean');
+    assert.ok((result.baseline_rps as number) > 0 && (result.ingest_rps as number) > 0);
+    const report = readFileSync(docs, 'utf8');
+    assert.match(report, /\| ingest-max: durable clicks\/s/);
+    assert.match(report, /!\[p99 latency against offered rate\]\(benchmarks-latency\.svg\)/);
+    assert.match(readFileSync(join(dir, 'docs', 'benchmarks-latency.svg'), 'utf8'), /^<svg/);
+    assert.match(run.stdout, /"ingest_ratio"/);
+  });
+
+  it('rejects bad options with exit status 2', async () => {
+    for (const [args, reason] of [
+      [['--only', 'warp'], /unknown scenario "warp"/],
+      [['--runs', '0'], /--runs/],
+      [['--duration', 'soon'], /--duration/],
+      [['--database-url', 'mysql://x'], /--database-url/],
+    ] as const) {
+      const run = await runCli(['bench', ...args]);
+      assert.equal(run.code, 2, args.join(' '));
+      assert.match(run.stderr, reason);
+    }
+  });
+});

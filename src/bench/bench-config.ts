@@ -106,7 +106,7 @@ const SETTINGS = {
   docs: stringSetting(
     'docs',
     '',
-    'report to (re)write (default docs/BENCHMARKS.md; none with --quick)',
+    'report to (re)write (default docs/BENCHMARKS.md; none with --quick or --only)',
     'FILE',
   ),
   databaseUrl: stringSetting(
@@ -173,7 +173,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
     plan,
     scenarios: parseScenarios(values.only),
     resultsDir: values.resultsDir ?? 'bench/results',
-    docsPath: values.docs ?? (quick ? undefined : 'docs/BENCHMARKS.md'),
+    // A partial run must not replace the full report.
+    docsPath: values.docs ?? (quick || values.only !== undefined ? undefined : 'docs/BENCHMARKS.md'),
     databaseUrl,
   };
 }

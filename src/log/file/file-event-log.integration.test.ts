@@ -285,3 +285,44 @@ void test('a LOCK naming this process pid but not taken by it is stale (pid reus
     remove();
   }
 });
+
+void test('the active segment is preallocated with zeros ahead of the records, never past the segment size, and cut on close', async () => {
+  const { dir, remove } = makeTempDir('log-prealloc');
+  try {
+    const segmentBytes = 64 * 1024;
+    const log = await openFileEventLog(dir, { segmentBytes, preallocateBytes: 16 * 1024 });
+    const payload = Buffer.alloc(1000, 7);
+    await log.append(payload);
+    const first = join(
+      dir,
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.seg'))
+        .sort()[0]!,
+    );
+    assert.equal(statSync(first).size, 16 * 1024 + 1008, 'zeros written past the first record');
+    for (let i = 0; i < 100; i++) await log.append(payload); // rolls past 64 KiB
+    const segments = readdirSync(dir)
+      .filter((f) => f.endsWith('.seg'))
+      .sort();
+    assert.ok(segments.length >= 2);
+    const sealedSize = statSync(join(dir, segments[0]!)).size;
+    assert.ok(
+      sealedSize >= segmentBytes && sealedSize < segmentBytes + 1008,
+      `sealed ends at its last record: ${sealedSize}`,
+    );
+    const end = log.durableEnd();
+    await log.close();
+    const active = segments.at(-1)!;
+    assert.equal(
+      statSync(join(dir, active)).size,
+      end - Number(active.replace('.seg', '')),
+      'close cut the zeros',
+    );
+    const reopened = await openFileEventLog(dir);
+    assert.equal(reopened.recovery.truncatedBytes, 0, 'a clean stop leaves no torn tail');
+    assert.equal((await readAll(reopened)).length, 101);
+    await reopened.close();
+  } finally {
+    remove();
+  }
+});

@@ -42,6 +42,8 @@ export interface BenchPlan {
   readonly directDbConnections: number;
   readonly exactnessMs: number;
   readonly exactnessRate: number;
+  /** Load sent to a fresh server before measuring, not counted. */
+  readonly warmupMs: number;
   /** Quiet between runs, so one run's backlog (fsyncs, commits) does not bill the next. */
   readonly settleMs: number;
 }
@@ -65,6 +67,7 @@ const FULL: BenchPlan = {
   directDbConnections: 100,
   exactnessMs: 60_000,
   exactnessRate: 2_000,
+  warmupMs: 2_000,
   settleMs: 1_000,
 };
 
@@ -81,6 +84,7 @@ const QUICK: BenchPlan = {
   directDbRequests: 3_000,
   exactnessMs: 10_000,
   exactnessRate: 1_000,
+  warmupMs: 1_000,
   settleMs: 500,
 };
 
@@ -162,6 +166,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
           exactnessMs: Math.max(duration, 1_000),
           freshnessSamples: Math.min(base.freshnessSamples, Math.max(3, Math.round(duration / 300))),
           settleMs: Math.min(base.settleMs, duration),
+          warmupMs: Math.min(base.warmupMs, duration),
         }),
   };
   const databaseUrl = values.databaseUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -18,6 +18,8 @@ export interface RequestLoad {
   readonly requests?: number;
   readonly connections: number;
   readonly timeoutMs: number;
+  /** The same load, sent first for this long and not counted. */
+  readonly warmupMs?: number;
 }
 
 export interface LoadFigures {
@@ -70,6 +72,19 @@ export async function driveRequests(url: string, load: RequestLoad): Promise<Loa
     connections: load.connections,
     timeoutMs: load.timeoutMs,
   });
+  try {
+    // A cold server (JIT, fresh connections, empty caches) answers its first second far slower than
+    // it ever will again: that part of the run is sent but not counted.
+    if ((load.warmupMs ?? 0) > 0)
+      await phase(client, { ...load, durationMs: load.warmupMs, requests: undefined });
+    return await phase(client, load);
+  } finally {
+    client.close();
+  }
+}
+
+/** One measured stretch of load over `client`. */
+async function phase(client: HttpLoadClient, load: RequestLoad): Promise<LoadFigures> {
   const latency = new LatencyHistogram();
   let sent = 0;
   let answered = 0;
@@ -90,23 +105,19 @@ export async function driveRequests(url: string, load: RequestLoad): Promise<Loa
     }
   };
   const started = performance.now();
-  try {
-    if (load.rate === 'max') await closedLoop(load, fire);
-    else {
-      const inFlight = new Set<Promise<void>>();
-      await runOpenLoop({
-        ratePerSecond: load.rate,
-        durationMs: load.durationMs ?? 0,
-        fire: (scheduledAt) => {
-          const done = fire(scheduledAt);
-          inFlight.add(done);
-          void done.then(() => inFlight.delete(done));
-        },
-      });
-      await Promise.all(inFlight);
-    }
-  } finally {
-    client.close();
+  if (load.rate === 'max') await closedLoop(load, fire);
+  else {
+    const inFlight = new Set<Promise<void>>();
+    await runOpenLoop({
+      ratePerSecond: load.rate,
+      durationMs: load.durationMs ?? 0,
+      fire: (scheduledAt) => {
+        const done = fire(scheduledAt);
+        inFlight.add(done);
+        void done.then(() => inFlight.delete(done));
+      },
+    });
+    await Promise.all(inFlight);
   }
   const elapsedMs = performance.now() - started;
   return {

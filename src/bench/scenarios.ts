@@ -33,6 +33,7 @@ function saturate(url: string, adIds: readonly number[], plan: BenchPlan): Promi
     durationMs: plan.throughputMs,
     connections: plan.connections,
     timeoutMs: TIMEOUT_MS,
+    warmupMs: plan.warmupMs,
   });
 }
 
@@ -41,6 +42,7 @@ function offer(
   adIds: readonly number[],
   rate: number,
   durationMs: number,
+  warmupMs: number,
 ): Promise<LoadFigures> {
   return driveRequests(url, {
     nextPath: trackingPaths('click', adIds, BENCH_SECRET),
@@ -50,6 +52,7 @@ function offer(
     durationMs,
     connections: 256,
     timeoutMs: TIMEOUT_MS,
+    warmupMs,
   });
 }
 
@@ -89,7 +92,7 @@ export async function latencySweep(
   const sweep = async (server: ChildServer, ads: readonly number[], name: string): Promise<SweepPoint[]> => {
     const points: SweepPoint[] = [];
     for (const rate of ctx.plan.sweepRates) {
-      const figures = await offer(server.url, ads, rate, ctx.plan.sweepMs);
+      const figures = await offer(server.url, ads, rate, ctx.plan.sweepMs, ctx.plan.warmupMs);
       ctx.progress(
         `sweep ${name} ${rate}/s: p99 ${figures.p99.toFixed(2)} ms, ${Math.round(figures.answeredPerSecond)}/s answered`,
       );
@@ -112,9 +115,13 @@ export async function latencyAtRate(ctx: BenchContext): Promise<LoadFigures[]> {
   for (let run = 1; run <= ctx.plan.runs; run++) {
     const adtally = await startAdtally();
     const ads = (await adtally.admin.createAds(AD_COUNT, 'latency')).map((ad) => ad.id);
-    const figures = await offer(adtally.url, ads, ctx.plan.latencyRate, ctx.plan.throughputMs).finally(() =>
-      adtally.dispose(),
-    );
+    const figures = await offer(
+      adtally.url,
+      ads,
+      ctx.plan.latencyRate,
+      ctx.plan.throughputMs,
+      ctx.plan.warmupMs,
+    ).finally(() => adtally.dispose());
     ctx.progress(
       `latency-10k run ${run}: p50 ${figures.p50.toFixed(2)} ms, p99 ${figures.p99.toFixed(2)} ms, ` +
         `${Math.round(figures.answeredPerSecond)}/s answered`,
@@ -146,7 +153,7 @@ export async function freshness(ctx: BenchContext): Promise<FreshnessRun[]> {
       const ads = (await adtally.admin.createAds(AD_COUNT + 1, 'fresh')).map((ad) => ad.id);
       const probe = ads.pop()!;
       const backgroundMs = ctx.plan.freshnessSamples * 300 + 2 * ctx.plan.settleMs;
-      const background = offer(adtally.url, ads, ctx.plan.freshnessBackgroundRate, backgroundMs);
+      const background = offer(adtally.url, ads, ctx.plan.freshnessBackgroundRate, backgroundMs, 0);
       const samples = await probeFreshness(
         adtally.url,
         probe,
@@ -235,6 +242,7 @@ export async function directDb(ctx: BenchContext): Promise<DirectDbRun[]> {
       requests: ctx.plan.directDbRequests,
       connections: ctx.plan.directDbConnections,
       timeoutMs: 2_000,
+      warmupMs: ctx.plan.warmupMs,
     });
   const runs: DirectDbRun[] = [];
   for (let run = 1; run <= ctx.plan.runs; run++) {

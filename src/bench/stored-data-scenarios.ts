@@ -39,11 +39,10 @@ export async function query(ctx: BenchContext): Promise<QueryRun[]> {
           headerLines: BROWSER_HEADER,
           expectStatus: 302,
           rate: plan.queryIngestRate,
-          durationMs: plan.queryMs + plan.settleMs,
+          durationMs: plan.queryMs + plan.warmupMs + plan.settleMs,
           connections: 256,
           timeoutMs: 10_000,
         });
-        await sleep(ctx.plan.settleMs); // ingest reaches its pace before the first query
         const queries = await driveRequests(adtally.url, {
           nextPath: () =>
             `/api/v1/ads/${1 + Math.floor(Math.random() * plan.queryAds)}/aggregates?from=${from}&to=${to}`,
@@ -53,6 +52,7 @@ export async function query(ctx: BenchContext): Promise<QueryRun[]> {
           durationMs: plan.queryMs,
           connections: 16,
           timeoutMs: 10_000,
+          warmupMs: plan.warmupMs,
         });
         const result = { queries, ingest: await ingest };
         ctx.progress(

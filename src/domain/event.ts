@@ -74,6 +74,34 @@ function lookup<T>(table: readonly T[], index: number, what: string): T {
   return value;
 }
 
+/**
+ * A decoded record. The IP hash is a view made on demand: the aggregator
+ * never reads it, and a Buffer view per event is an allocation the replay
+ * pays millions of times.
+ */
+class DecodedEvent implements TrackedEvent {
+  readonly #record: Buffer;
+
+  constructor(
+    record: Buffer,
+    readonly type: TrackedEvent['type'],
+    readonly outcome: TrackedEvent['outcome'],
+    readonly userAgent: TrackedEvent['userAgent'],
+    readonly source: TrackedEvent['source'],
+    readonly ad: number,
+    readonly tokenTs: number,
+    readonly eventTime: number,
+    readonly receivedAt: number,
+    readonly imp: string,
+  ) {
+    this.#record = record;
+  }
+
+  get ipHash(): Buffer {
+    return this.#record.subarray(36, 36 + IP_HASH_BYTES);
+  }
+}
+
 /** Decodes an event written by `encodeEvent`; throws EventDecodeError on anything else. */
 export function decodeEvent(buf: Buffer): TrackedEvent {
   if (buf.length < HEADER_BYTES) throw new EventDecodeError(`event record too short: ${buf.length} bytes`);
@@ -83,16 +111,16 @@ export function decodeEvent(buf: Buffer): TrackedEvent {
   if (buf.length !== HEADER_BYTES + impLength) {
     throw new EventDecodeError(`event record length ${buf.length} does not match imp length ${impLength}`);
   }
-  return {
-    type: lookup(EVENT_TYPES, buf.readUInt8(1), 'event type'),
-    outcome: lookup(OUTCOMES, buf.readUInt8(2), 'outcome'),
-    userAgent: lookup(USER_AGENT_CLASSES, buf.readUInt8(3), 'user agent class'),
-    source: lookup(EVENT_SOURCES, buf.readUInt8(4), 'source'),
-    ad: buf.readUInt32LE(8),
-    tokenTs: buf.readDoubleLE(12),
-    eventTime: buf.readDoubleLE(20),
-    receivedAt: buf.readDoubleLE(28),
-    ipHash: buf.subarray(36, 36 + IP_HASH_BYTES),
-    imp: buf.toString('latin1', HEADER_BYTES, HEADER_BYTES + impLength),
-  };
+  return new DecodedEvent(
+    buf,
+    lookup(EVENT_TYPES, buf.readUInt8(1), 'event type'),
+    lookup(OUTCOMES, buf.readUInt8(2), 'outcome'),
+    lookup(USER_AGENT_CLASSES, buf.readUInt8(3), 'user agent class'),
+    lookup(EVENT_SOURCES, buf.readUInt8(4), 'source'),
+    buf.readUInt32LE(8),
+    buf.readDoubleLE(12),
+    buf.readDoubleLE(20),
+    buf.readDoubleLE(28),
+    buf.toString('latin1', HEADER_BYTES, HEADER_BYTES + impLength),
+  );
 }

@@ -89,25 +89,3 @@ export function decodeFrame(source: Buffer, position: number): FrameDecode {
   if (crc32(payload) !== stored) return { kind: 'corrupt', reason: 'CRC mismatch' };
   return { kind: 'record', payload, frameBytes };
 }
-
-/** Result of scanning a buffer frame by frame. */
-export interface FrameScan {
-  readonly records: { readonly position: number; readonly payload: Buffer }[];
-  /** Position just past the last whole, valid frame. */
-  readonly end: number;
-  /** Why the scan stopped before the end of the buffer, if it did. */
-  readonly stop: FrameIncomplete | FrameCorrupt | undefined;
-}
-
-/** Decodes consecutive frames from `position` until the buffer ends or a frame is incomplete or corrupt. */
-export function scanFrames(source: Buffer, position = 0): FrameScan {
-  const records: { position: number; payload: Buffer }[] = [];
-  let at = position;
-  while (at < source.length) {
-    const frame = decodeFrame(source, at);
-    if (frame.kind !== 'record') return { records, end: at, stop: frame };
-    records.push({ position: at, payload: frame.payload });
-    at += frame.frameBytes;
-  }
-  return { records, end: at, stop: undefined };
-}

@@ -1,14 +1,13 @@
 import type { FileHandle } from 'node:fs/promises';
-import { decodeFrame, FRAME_HEADER_BYTES, scanFrames, type FrameDecode } from '../record-framing.js';
+import type { LogRecord } from '../event-log.js';
+import { decodeFrame, FRAME_HEADER_BYTES, type FrameDecode } from '../record-framing.js';
 import { readAt } from './segment-files.js';
 
 /** Read size when the budget is smaller: one syscall of 64 KiB costs about what a tiny one does. */
 const MIN_READ_BYTES = 64 * 1024;
 
 export interface SegmentFrames {
-  /** Positions are relative to the start of the segment file. */
-  readonly records: { readonly position: number; readonly payload: Buffer }[];
-  /** Position just past the last record returned. */
+  /** Position (relative to the start of the segment file) just past the last record taken. */
   readonly end: number;
   /** Set when a frame at `position` is cut short by `limit` or fails its checks. */
   readonly stop:
@@ -19,8 +18,11 @@ export interface SegmentFrames {
 /**
  * Reads whole frames of one segment from `from` up to `limit`, taking frames
  * while they end within `budget` bytes of `from`; with `atLeastOne`, the
- * first frame is taken even if it alone is larger. Payloads are views into
- * the read buffers, not copies.
+ * first frame is taken even if it alone is larger. Each record taken is
+ * pushed onto `into` (when given) with its log offset, `base` + position;
+ * payloads are views into the read buffers, not copies. One object per
+ * record and no intermediate lists: the replay allocates per event, and
+ * garbage collection was its largest single cost.
  *
  * Used both by reads (where `limit` is the durable end, so a stop means
  * corruption) and by recovery (where `limit` is the file size, so a stop is
@@ -32,44 +34,44 @@ export async function readFrames(
   limit: number,
   budget: number,
   atLeastOne: boolean,
+  base: number,
+  into?: LogRecord[],
 ): Promise<SegmentFrames> {
-  const records: { position: number; payload: Buffer }[] = [];
-  const fits = (end: number): boolean => end - from <= budget || (atLeastOne && records.length === 0);
+  let taken = 0;
+  const fits = (end: number): boolean => end - from <= budget || (atLeastOne && taken === 0);
   let pos = from;
   while (pos < limit) {
     const want = Math.min(limit - pos, Math.max(budget - (pos - from), MIN_READ_BYTES));
     const chunk = await readAt(handle, pos, want);
-    if (chunk.length === 0) return stopped(records, pos, 'incomplete', 'file ends before the expected size');
-    const scan = scanFrames(chunk);
-    let taken = 0;
-    for (const record of scan.records) {
-      const end = record.position + FRAME_HEADER_BYTES + record.payload.length;
-      if (!fits(pos + end)) return { records, end: pos + taken, stop: undefined };
-      records.push({ position: pos + record.position, payload: record.payload });
-      taken = end;
+    if (chunk.length === 0) return stopped(pos, 'incomplete', 'file ends before the expected size');
+    let at = 0;
+    let frame = decodeFrame(chunk, at);
+    while (frame.kind === 'record') {
+      if (!fits(pos + at + frame.frameBytes)) return { end: pos + at, stop: undefined };
+      into?.push({ offset: base + pos + at, payload: frame.payload });
+      taken++;
+      at += frame.frameBytes;
+      frame = at < chunk.length ? decodeFrame(chunk, at) : INCOMPLETE;
     }
-    pos += scan.end;
-    if (scan.stop === undefined) continue;
-    if (scan.stop.kind === 'corrupt') return stopped(records, pos, 'corrupt', scan.stop.reason);
-    if (scan.end > 0) continue; // the next read starts at the frame that did not fit
+    pos += at;
+    if (frame.kind === 'corrupt') return stopped(pos, 'corrupt', frame.reason);
+    if (at > 0 || pos >= limit) continue; // the next read starts at the frame that did not fit
     // The first frame is larger than the chunk we read: read it on its own.
-    const frame = await readOneFrame(handle, pos, limit);
-    if (frame.kind === 'incomplete') return stopped(records, pos, 'incomplete', 'frame cut short');
-    if (frame.kind === 'corrupt') return stopped(records, pos, 'corrupt', frame.reason);
-    if (!fits(pos + frame.frameBytes)) break;
-    records.push({ position: pos, payload: frame.payload });
-    pos += frame.frameBytes;
+    const big = await readOneFrame(handle, pos, limit);
+    if (big.kind === 'incomplete') return stopped(pos, 'incomplete', 'frame cut short');
+    if (big.kind === 'corrupt') return stopped(pos, 'corrupt', big.reason);
+    if (!fits(pos + big.frameBytes)) break;
+    into?.push({ offset: base + pos, payload: big.payload });
+    taken++;
+    pos += big.frameBytes;
   }
-  return { records, end: pos, stop: undefined };
+  return { end: pos, stop: undefined };
 }
 
-function stopped(
-  records: { position: number; payload: Buffer }[],
-  position: number,
-  kind: 'incomplete' | 'corrupt',
-  reason: string,
-): SegmentFrames {
-  return { records, end: position, stop: { kind, position, reason } };
+const INCOMPLETE: FrameDecode = { kind: 'incomplete', frameBytes: undefined };
+
+function stopped(position: number, kind: 'incomplete' | 'corrupt', reason: string): SegmentFrames {
+  return { end: position, stop: { kind, position, reason } };
 }
 
 async function readOneFrame(handle: FileHandle, pos: number, limit: number): Promise<FrameDecode> {

@@ -99,7 +99,7 @@ async function scanValidPrefix(
 ): Promise<{ end: number; reason: string | undefined }> {
   let end = 0;
   while (end < size) {
-    const scan = await readFrames(handle, end, size, SCAN_BYTES, true);
+    const scan = await readFrames(handle, end, size, SCAN_BYTES, true, 0);
     end = scan.end;
     if (scan.stop !== undefined) return { end, reason: `${scan.stop.kind} frame: ${scan.stop.reason}` };
   }

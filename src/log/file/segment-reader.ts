@@ -54,8 +54,15 @@ export class SegmentReader {
       if (pos - segment.base >= limit) continue;
       const handle = await this.handle(segment);
       const budget = maxBytes - (pos - from);
-      const got = await readFrames(handle, pos - segment.base, limit, budget, records.length === 0);
-      for (const r of got.records) records.push({ offset: segment.base + r.position, payload: r.payload });
+      const got = await readFrames(
+        handle,
+        pos - segment.base,
+        limit,
+        budget,
+        records.length === 0,
+        segment.base,
+        records,
+      );
       if (got.stop !== undefined) {
         const what = `${got.stop.kind} record in durable data (${got.stop.reason})`;
         const hint = records.length === 0 ? `, or ${from} is not a record boundary` : '';

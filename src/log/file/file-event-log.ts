@@ -8,11 +8,13 @@ import { PendingBatch } from './pending-batch.js';
 import { makeDirectoryDurably, recoverSegments, type RecoveryReport } from './recovery.js';
 import { lockDirectory } from './dir-lock.js';
 import { createSegment, segmentFileName, writeAllAt } from './segment-files.js';
+import { RecentBatches } from './recent-batches.js';
 import { SegmentReader } from './segment-reader.js';
 import { setSegmentState, type Segment } from './segment.js';
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_PREALLOCATE_BYTES = 4 * 1024 * 1024;
+const DEFAULT_RECENT_BYTES = 8 * 1024 * 1024;
 const ZEROS = Buffer.alloc(1024 * 1024);
 
 /** The two syscalls of a flush; replaceable so tests can make them fail (fault injection). */
@@ -26,6 +28,8 @@ export interface FileEventLogOptions {
   readonly segmentBytes?: number;
   /** Zeros written ahead of the records, so most fdatasyncs need not log a size change; 0 turns it off. */
   readonly preallocateBytes?: number;
+  /** Recent flushes kept in memory for readers at the tail; 0 turns it off. */
+  readonly recentBytes?: number;
   readonly observer?: LogFlushObserver;
   /** Test seam only: defaults to one positional write and one fdatasync. */
   readonly io?: FlushIo;
@@ -73,6 +77,7 @@ export async function openFileEventLog(
     lock,
     segmentBytes,
     preallocateBytes: options.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES,
+    recentBytes: options.recentBytes ?? DEFAULT_RECENT_BYTES,
     observer: options.observer,
     io: options.io ?? realIo,
   });
@@ -100,6 +105,7 @@ class FileLog implements FileEventLog {
   private readonly reader: SegmentReader;
   /** Bytes of the active file that exist on disk (records, then preallocated zeros). */
   private allocated: number;
+  private readonly recent: RecentBatches;
 
   constructor(
     readonly dir: string,
@@ -110,6 +116,7 @@ class FileLog implements FileEventLog {
       lock: { release: () => Promise<void> };
       segmentBytes: number;
       preallocateBytes: number;
+      recentBytes: number;
       observer: LogFlushObserver | undefined;
       io: FlushIo;
     },
@@ -119,6 +126,7 @@ class FileLog implements FileEventLog {
     this.tail = this.durable;
     this.allocated = last.size; // recovery cut anything past the last record
     this.reader = new SegmentReader(segments);
+    this.recent = new RecentBatches(config.recentBytes);
   }
 
   append(payload: Buffer): Promise<number> {
@@ -146,6 +154,9 @@ class FileLog implements FileEventLog {
 
   read(from: number, maxBytes: number): Promise<LogBatch> {
     if (this.state === 'closing' || this.state === 'closed') return Promise.reject(this.refusal('read'));
+    if (this.recent.covers(from) && Number.isSafeInteger(maxBytes) && maxBytes > 0) {
+      return Promise.resolve(this.recent.read(from, maxBytes));
+    }
     // Readers never see past what was durable when they started.
     return this.reader.read(from, maxBytes, this.durable);
   }
@@ -194,6 +205,7 @@ class FileLog implements FileEventLog {
       return;
     }
     const synced = performance.now();
+    this.recent.add(this.durable, batch.data);
     segment.size += bytes;
     this.durable += bytes;
     batch.resolveAll();

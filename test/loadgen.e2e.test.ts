@@ -99,6 +99,24 @@ describe('adtally loadgen', () => {
     assert.equal(first.check.ads, 5);
   });
 
+  it('takes tokens from GET /ad without --secret, and its invalid ones are invalid', async () => {
+    // GET /ad picks among every active ad, so this run needs a server of its own.
+    const ownDir = makeDataDir();
+    const own = await AdtallyProcess.start(ownDir);
+    const run = await runCli([
+      ...['loadgen', '--target', own.url, '--rate', '300', '--duration', '1500ms', '--ads', '4'],
+      ...['--bad-sig-rate', '0.2', '--bot-rate', '0.1', '--dup-rate', '0.1', '--late-rate', '0.1'],
+      ...['--admin-token', TEST_ADMIN_TOKEN, '--json', '--quiet'],
+    ]).finally(async () => {
+      await own.stop();
+      removeDir(ownDir);
+    });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const summary = JSON.parse(run.stdout) as LoadgenSummary;
+    assert.equal(summary.exact, true);
+    assert.ok(summary.answered >= 400);
+  });
+
   it('reports exact: false and names the (ad, minute) whose count was altered in the store', async () => {
     await server.stop();
     const checked = first.check!.window!;

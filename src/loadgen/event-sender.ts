@@ -43,8 +43,9 @@ export class AdEndpointTokenSource implements TokenSource {
     if (res.status !== 200) throw new UnexpectedAnswer(`GET /ad answered ${res.status}`);
     const token = JSON.parse(res.body.toString('utf8')) as SentToken;
     if (invalid === 'bad_signature') {
-      const last = token.sig.at(-1) === 'A' ? 'B' : 'A';
-      return { ...token, sig: `${token.sig.slice(0, -1)}${last}` };
+      // Change the first character: every one of its 6 bits is signature (the last one's low bits are padding).
+      const first = token.sig.startsWith('A') ? 'B' : 'A';
+      return { ...token, sig: `${first}${token.sig.slice(1)}` };
     }
     return token;
   }

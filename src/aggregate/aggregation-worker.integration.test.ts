@@ -50,6 +50,7 @@ void test('a commit that fails mid-stream is retried from the last commit: every
       loadDedup: (h) => store.loadDedup(h),
       series: (...a) => store.series(...a),
       top: (...a) => store.top(...a),
+      replaceCounts: (rows) => store.replaceCounts(rows),
       commit: (consumer, commit) => {
         commits++;
         if (commits <= 2) {

@@ -47,8 +47,15 @@ export interface AggregateStore {
   loadDedup(horizonMs: number): Promise<DedupEntry[]>;
   commit(consumer: string, commit: AggregationCommit): Promise<void>;
   /**
+   * Sets the serving counts of each (ad, minute) to exactly `counts`, final
+   * minutes included: how reconciliation repairs the store (SPEC 4.5). One
+   * transaction; each (ad, minute) appears at most once in `rows`.
+   */
+  replaceCounts(rows: readonly MinuteDelta[]): Promise<void>;
+  /**
    * Counts summed over `ads` per bucket of `bucketMinutes` minutes, for
-   * minutes in [fromMinute, toMinute). Only buckets with data are returned.
+   * minutes in [fromMinute, toMinute), in bucket order. Only buckets with
+   * data are returned (a bucket whose counts are all zero may be left out).
    */
   series(
     ads: readonly number[],

@@ -31,6 +31,18 @@ export function sendJson(
   res.end(text);
 }
 
+/**
+ * Sends a JSON body that is already encoded (the series answers: see
+ * query/series-json.ts); `written` runs once the body is handed to the OS.
+ */
+export function sendJsonBytes(res: ServerResponse, status: number, body: Buffer, written?: () => void): void {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': body.length,
+  });
+  res.end(body, written);
+}
+
 export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error: { code: err.code, message: err.message } }, err.headers);
 }

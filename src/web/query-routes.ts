@@ -1,14 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { canSee, type Catalog, type Principal } from '../catalog/catalog.js';
-import {
-  BUCKET_MINUTES,
-  buildSeries,
-  parseSeriesRange,
-  rangeBounds,
-  type SeriesRange,
-} from '../query/series.js';
+import { BUCKET_MINUTES, parseSeriesRange, rangeBounds, type SeriesRange } from '../query/series.js';
+import { seriesJson } from '../query/series-json.js';
 import type { AggregateStore } from '../store/aggregate-store.js';
-import { badRequest, notFound, sendJson } from './http-io.js';
+import { badRequest, notFound, sendJson, sendJsonBytes } from './http-io.js';
 
 export interface QueryDeps {
   readonly catalog: Catalog;
@@ -40,13 +35,15 @@ export function createQueryRoutes(deps: QueryDeps) {
     // Read the watermark before the counts: counts committed later only make "final" more conservative.
     const watermark = deps.watermark();
     const rows = await store.series(ads, range.fromMinute, range.toMinute, BUCKET_MINUTES[range.granularity]);
-    sendJson(res, 200, {
+    const head = {
       ...subject,
       granularity: range.granularity,
       ...rangeBounds(range),
       watermark: watermark === undefined ? null : new Date(watermark).toISOString(),
-      ...buildSeries(range, rows, watermark),
-    });
+    };
+    // The same text as JSON.stringify({...head, ...buildSeries(range, rows, watermark)}), written faster.
+    const answer = seriesJson(head, range, rows, watermark);
+    sendJsonBytes(res, 200, answer.body, answer.release);
   }
 
   async function adAggregates(

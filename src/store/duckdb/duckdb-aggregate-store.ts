@@ -11,10 +11,13 @@ import type {
   AggregateStore,
   AggregationCommit,
   ConsumerCheckpoint,
+  MinuteDelta,
   SeriesRow,
   TopRow,
 } from '../aggregate-store.js';
-import type { DuckDbDatabase } from './duckdb-database.js';
+import { MinuteIndex, type MinuteIndexOptions } from '../minute-index/minute-index.js';
+import type { DuckDbDatabase, Transaction } from './duckdb-database.js';
+import { loadStoredHours, startMinuteIndex, type MinuteIndexLoad } from './minute-index-loader.js';
 
 const MINUTES_PER_DAY = 1440;
 const COLUMNS = COUNT_FIELDS.map((f) => COUNT_COLUMNS[f]);
@@ -26,6 +29,12 @@ const COUNT_DDL = COLUMNS.map((c) => `${c} BIGINT NOT NULL DEFAULT 0`).join(',\n
  * composite key, so a 24-hour series is one `ad_day = ?` lookup per day it
  * spans (see seriesByDayKeys), not a scan of the table. Figures with 10,000
  * ads x 1,440 minutes are in docs/BENCHMARKS.md.
+ *
+ * `adtally serve` also keeps the last 26 hours of agg_minute in memory (the
+ * minute index, ../minute-index/): series queries over them never reach
+ * DuckDB. The index is derived: it is rebuilt from agg_minute at every start
+ * and changed only right after a commit of this store (see `commit`), so
+ * crash safety rests on the DuckDB transaction alone.
  *
  * dedup_entries is append-only: an id listed again by DedupIndex.takeNew (its
  * expiry extended by a re-signed token) adds a row, and DedupIndex's restore
@@ -84,13 +93,50 @@ function countsOf(row: Record<string, number | bigint>): BucketCounts {
 const KIND_CODE = { impression: 0, click: 1 } as const;
 const KIND_NAME = ['impression', 'click'] as const;
 
+/**
+ * Series queries answered from the minute index read at most this many
+ * (ad, hour) blocks; larger ones (a campaign of hundreds of ads) run in
+ * DuckDB, on its threads, rather than block the event loop.
+ */
+const MAX_INDEX_BLOCKS = 4096;
+
+export interface DuckDbAggregateStoreOptions {
+  /**
+   * Keep the window's minutes in memory for series queries (`adtally
+   * serve`). Off for bulk writers (seeding, replay), which never query.
+   */
+  readonly minuteIndex?: MinuteIndexOptions;
+}
+
 /** Aggregates, dedup state and consumer checkpoints in the embedded DuckDB file. */
 export class DuckDbAggregateStore implements AggregateStore {
-  private constructor(private readonly db: DuckDbDatabase) {}
+  private constructor(
+    private readonly db: DuckDbDatabase,
+    private readonly index: MinuteIndex | undefined,
+    private readonly indexLoad: Promise<MinuteIndexLoad>,
+  ) {}
 
-  static async create(db: DuckDbDatabase): Promise<DuckDbAggregateStore> {
+  /**
+   * Creates the schema. With `minuteIndex`, the index follows every commit
+   * from here on, and the stored hours of its window load in the background
+   * (queries over hours not loaded yet read DuckDB meanwhile).
+   */
+  static async create(
+    db: DuckDbDatabase,
+    options: DuckDbAggregateStoreOptions = {},
+  ): Promise<DuckDbAggregateStore> {
     await db.run(SCHEMA);
-    return new DuckDbAggregateStore(db);
+    if (options.minuteIndex === undefined) {
+      return new DuckDbAggregateStore(db, undefined, Promise.resolve({ hours: 0, ms: 0 }));
+    }
+    const index = new MinuteIndex(options.minuteIndex);
+    await startMinuteIndex(db, index);
+    return new DuckDbAggregateStore(db, index, loadStoredHours(db, index));
+  }
+
+  /** Settles when the minute index has read the stored hours of its window (never rejects). */
+  minuteIndexLoaded(): Promise<MinuteIndexLoad> {
+    return this.indexLoad;
   }
 
   async loadCheckpoint(consumer: string): Promise<ConsumerCheckpoint | undefined> {
@@ -122,53 +168,64 @@ export class DuckDbAggregateStore implements AggregateStore {
    * appender and are merged with INSERT ... ON CONFLICT; dedup entries are
    * appended; the checkpoint is upserted. Binding the same data as list
    * parameters spent most of its time converting values (measured: the
-   * replay ran at ~60k events/s that way).
+   * replay ran at ~60k events/s that way). Once committed, and before any
+   * other statement, the serving deltas go into the minute index.
    */
   commit(consumer: string, commit: AggregationCommit): Promise<void> {
-    return this.db.transaction(async (tx) => {
-      if (commit.deltas.length + commit.lateDeltas.length > 0) {
-        await tx.append(
-          'stage_minute',
-          (appender) => {
-            for (const [late, deltas] of [
-              [false, commit.deltas],
-              [true, commit.lateDeltas],
-            ] as const) {
-              for (const d of deltas) {
-                appender.appendBoolean(late);
-                appender.appendInteger(d.ad);
-                appender.appendInteger(d.minute);
-                for (const field of COUNT_FIELDS) appender.appendInteger(d.counts[field]);
-                appender.endRow();
-              }
+    return this.db.transaction(
+      async (tx) => {
+        if (commit.deltas.length + commit.lateDeltas.length > 0) {
+          await stage(tx, [
+            [false, commit.deltas],
+            [true, commit.lateDeltas],
+          ]);
+          await tx.run(mergeStaged('agg_minute', false, 'add'));
+          if (commit.lateDeltas.length > 0) await tx.run(mergeStaged('agg_late', true, 'add'));
+          await tx.run('DELETE FROM stage_minute');
+        }
+        if (commit.dedupAdded.length > 0) {
+          await tx.append('dedup_entries', (appender) => {
+            for (const e of commit.dedupAdded) {
+              appender.appendUTinyInt(KIND_CODE[e.kind]);
+              appender.appendVarchar(e.imp);
+              appender.appendBigInt(BigInt(e.firstOffset));
+              appender.appendDouble(e.expiresAt);
+              appender.endRow();
             }
-          },
-          true,
+          });
+        }
+        if (commit.dedupExpireBefore !== undefined) {
+          await tx.run('DELETE FROM dedup_entries WHERE expires_at < $1', [commit.dedupExpireBefore]);
+        }
+        await tx.run(
+          `INSERT INTO consumer_checkpoints VALUES ($1, $2, $3)
+           ON CONFLICT (consumer) DO UPDATE SET log_offset = excluded.log_offset, max_event_time = excluded.max_event_time`,
+          [consumer, BigInt(commit.checkpoint.offset), commit.checkpoint.maxEventTime ?? null],
         );
-        await tx.run(mergeStaged('agg_minute', false));
-        if (commit.lateDeltas.length > 0) await tx.run(mergeStaged('agg_late', true));
+      },
+      () => this.index?.add(commit.deltas),
+    );
+  }
+
+  /** Overwrites the serving counts of each (ad, minute), in DuckDB and then in the minute index. */
+  replaceCounts(rows: readonly MinuteDelta[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    return this.db.transaction(
+      async (tx) => {
+        await stage(tx, [[false, rows]]);
+        await tx.run(mergeStaged('agg_minute', false, 'replace'));
         await tx.run('DELETE FROM stage_minute');
-      }
-      if (commit.dedupAdded.length > 0) {
-        await tx.append('dedup_entries', (appender) => {
-          for (const e of commit.dedupAdded) {
-            appender.appendUTinyInt(KIND_CODE[e.kind]);
-            appender.appendVarchar(e.imp);
-            appender.appendBigInt(BigInt(e.firstOffset));
-            appender.appendDouble(e.expiresAt);
-            appender.endRow();
-          }
-        });
-      }
-      if (commit.dedupExpireBefore !== undefined) {
-        await tx.run('DELETE FROM dedup_entries WHERE expires_at < $1', [commit.dedupExpireBefore]);
-      }
-      await tx.run(
-        `INSERT INTO consumer_checkpoints VALUES ($1, $2, $3)
-         ON CONFLICT (consumer) DO UPDATE SET log_offset = excluded.log_offset, max_event_time = excluded.max_event_time`,
-        [consumer, BigInt(commit.checkpoint.offset), commit.checkpoint.maxEventTime ?? null],
-      );
-    });
+      },
+      () => this.index?.replace(rows),
+    );
+  }
+
+  /** Which way `series` answers this query: from the minute index, or from DuckDB. */
+  seriesSource(ads: readonly number[], fromMinute: number, toMinute: number): 'memory' | 'duckdb' {
+    const blocks = ads.length * (Math.ceil(toMinute / 60) - Math.floor(fromMinute / 60));
+    return blocks <= MAX_INDEX_BLOCKS && this.index?.covers(fromMinute, toMinute) === true
+      ? 'memory'
+      : 'duckdb';
   }
 
   async series(
@@ -178,6 +235,9 @@ export class DuckDbAggregateStore implements AggregateStore {
     bucketMinutes: number,
   ): Promise<SeriesRow[]> {
     if (ads.length === 0 || toMinute <= fromMinute) return [];
+    if (this.index !== undefined && this.seriesSource(ads, fromMinute, toMinute) === 'memory') {
+      return this.index.series(ads, fromMinute, toMinute, bucketMinutes);
+    }
     const keys = dayKeys(ads, fromMinute, toMinute);
     if (keys !== undefined) return this.seriesByDayKeys(keys, fromMinute, toMinute, bucketMinutes);
     // Many ads over many days: one filtered scan, summed in SQL.
@@ -254,11 +314,35 @@ export class DuckDbAggregateStore implements AggregateStore {
   }
 }
 
-/** Adds the staged rows of one kind (serving or late) into `table`. */
-function mergeStaged(table: string, late: boolean): string {
+/** Appends deltas to the TEMP staging table, each group flagged late or not. */
+function stage(
+  tx: Transaction,
+  groups: readonly (readonly [boolean, readonly MinuteDelta[]])[],
+): Promise<void> {
+  return tx.append(
+    'stage_minute',
+    (appender) => {
+      for (const [late, deltas] of groups) {
+        for (const d of deltas) {
+          appender.appendBoolean(late);
+          appender.appendInteger(d.ad);
+          appender.appendInteger(d.minute);
+          for (const field of COUNT_FIELDS) appender.appendInteger(d.counts[field]);
+          appender.endRow();
+        }
+      }
+    },
+    true,
+  );
+}
+
+/** Adds the staged rows of one kind (serving or late) into `table`, or writes them over its counts. */
+function mergeStaged(table: string, late: boolean, mode: 'add' | 'replace'): string {
   const dayColumn = table === 'agg_minute' ? ', ad_day' : '';
   const dayValue = table === 'agg_minute' ? `, ad::BIGINT * 100000 + "minute" // ${MINUTES_PER_DAY}` : '';
-  const update = COLUMNS.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ');
+  const update = COLUMNS.map((c) =>
+    mode === 'add' ? `${c} = ${table}.${c} + excluded.${c}` : `${c} = excluded.${c}`,
+  ).join(', ');
   return `INSERT INTO ${table} (ad, "minute"${dayColumn}, ${COLUMNS.join(', ')})
     SELECT ad, "minute"${dayValue}, ${COLUMNS.join(', ')} FROM stage_minute WHERE late = ${late}
     ON CONFLICT (ad, "minute") DO UPDATE SET ${update}`;

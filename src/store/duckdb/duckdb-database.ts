@@ -26,6 +26,7 @@ export interface Transaction {
  */
 export class DuckDbDatabase {
   private queue: Promise<unknown> = Promise.resolve();
+  private closing = false;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -63,12 +64,32 @@ export class DuckDbDatabase {
     await this.serialise(() => this.connection.run(sql, params));
   }
 
-  /** Runs `work` between BEGIN and COMMIT, rolling back if it throws. */
-  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+  /** True once `close` was called: background readers stop. */
+  get closed(): boolean {
+    return this.closing;
+  }
+
+  /**
+   * Runs `work` with the connection to itself: no other statement runs
+   * until it settles. For reads whose result must be taken in before any
+   * later commit (the minute index load).
+   */
+  exclusive<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.serialise(() => work(this.connection));
+  }
+
+  /**
+   * Runs `work` between BEGIN and COMMIT, rolling back if it throws.
+   * `afterCommit` runs once COMMIT returned and before any other statement:
+   * what it changes in memory is in step with the store for every later
+   * statement (the minute index).
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>, afterCommit?: (result: T) => void): Promise<T> {
     return this.serialise(async () => {
       await this.connection.run('BEGIN TRANSACTION');
+      let result: T;
       try {
-        const result = await work({
+        result = await work({
           run: async (sql, params = [], types) => {
             await this.connection.run(sql, params, types);
           },
@@ -87,15 +108,18 @@ export class DuckDbDatabase {
           },
         });
         await this.connection.run('COMMIT');
-        return result;
       } catch (err) {
         await this.connection.run('ROLLBACK').catch(() => undefined);
         throw err;
       }
+      // Outside the try: the transaction is committed whatever this does.
+      afterCommit?.(result);
+      return result;
     });
   }
 
   close(): Promise<void> {
+    this.closing = true;
     return this.serialise(() => {
       this.connection.closeSync();
       this.instance.closeSync();

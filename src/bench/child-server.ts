@@ -6,6 +6,8 @@ export interface ChildServer {
   readonly pid: number;
   /** SIGTERM, then waits for the exit (SIGKILL after 10 s). */
   stop(): Promise<void>;
+  /** Resolves once the server has printed a line matching `pattern`. */
+  waitForOutput(pattern: RegExp, timeoutMs: number): Promise<void>;
 }
 
 const START_TIMEOUT_MS = 60_000;
@@ -37,10 +39,26 @@ export async function startChildServer(
       fail(new Error(`server exited with ${code} before listening:\n${output}`));
     });
   });
-  // Keep draining its output so a chatty child never blocks on a full pipe.
-  child.stdout.resume();
-  child.stderr.resume();
-  return { url, pid: child.pid!, stop: () => stopChild(child, exited) };
+  const waitForOutput = (pattern: RegExp, timeoutMs: number): Promise<void> =>
+    new Promise((done, fail) => {
+      const check = (): boolean => pattern.test(output);
+      if (check()) return done();
+      const timer = setTimeout(() => {
+        child.stdout.off('data', onData);
+        child.stderr.off('data', onData);
+        fail(new Error(`server did not print ${String(pattern)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onData = (): void => {
+        if (!check()) return;
+        clearTimeout(timer);
+        child.stdout.off('data', onData);
+        child.stderr.off('data', onData);
+        done();
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+    });
+  return { url, pid: child.pid!, stop: () => stopChild(child, exited), waitForOutput };
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {

@@ -34,6 +34,8 @@ export async function query(ctx: BenchContext): Promise<QueryRun[]> {
     for (let run = 1; run <= plan.runs; run++) {
       const adtally = await startAdtally(dir);
       try {
+        // Until the minute index has read the stored hours, series queries fall back to DuckDB.
+        await adtally.waitForOutput(/minute index (loaded|off)/, 120_000);
         const ingest = driveRequests(adtally.url, {
           nextPath: trackingPaths('click', adIds, BENCH_SECRET),
           headerLines: BROWSER_HEADER,

@@ -54,6 +54,17 @@ describe('adtally bench', () => {
     assert.match(report, /!\[p99 latency against offered rate\]\(benchmarks-latency\.svg\)/);
     assert.match(readFileSync(join(dir, 'docs', 'benchmarks-latency.svg'), 'utf8'), /^<svg/);
     assert.match(run.stdout, /"ingest_ratio"/);
+
+    const again = join(dir, 'again', 'BENCHMARKS.md');
+    const rewrite = await runCli([
+      'bench',
+      '--report-from',
+      join(dir, 'results', files[0]!),
+      '--docs',
+      again,
+    ]);
+    assert.equal(rewrite.code, 0, rewrite.stderr);
+    assert.equal(readFileSync(again, 'utf8'), report, 'the same report from the saved result');
   });
 
   it('rejects bad options with exit status 2', async () => {
@@ -62,6 +73,7 @@ describe('adtally bench', () => {
       [['--runs', '0'], /--runs/],
       [['--duration', 'soon'], /--duration/],
       [['--database-url', 'mysql://x'], /--database-url/],
+      [['--report-from', '/nonexistent.json'], /cannot read/],
     ] as const) {
       const run = await runCli(['bench', ...args]);
       assert.equal(run.code, 2, args.join(' '));

@@ -96,6 +96,8 @@ export interface BenchOptions {
   /** Where to write the report; undefined writes none (the default of --quick). */
   readonly docsPath: string | undefined;
   readonly databaseUrl: string;
+  /** Run nothing: rewrite the report from this saved result (after editing the notes, say). */
+  readonly reportFrom: string | undefined;
 }
 
 const SETTINGS = {
@@ -111,6 +113,12 @@ const SETTINGS = {
     'docs',
     '',
     'report to (re)write (default docs/BENCHMARKS.md; none with --quick or --only)',
+    'FILE',
+  ),
+  reportFrom: stringSetting(
+    'report-from',
+    '',
+    'run nothing; rewrite the report from a saved result JSON',
     'FILE',
   ),
   databaseUrl: stringSetting(
@@ -181,5 +189,6 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
     // A partial run must not replace the full report.
     docsPath: values.docs ?? (quick || values.only !== undefined ? undefined : 'docs/BENCHMARKS.md'),
     databaseUrl,
+    reportFrom: values.reportFrom,
   };
 }

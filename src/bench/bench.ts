@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import pg from 'pg';
+import { ConfigError } from '../config/settings.js';
 import type { BenchOptions, ScenarioName } from './bench-config.js';
 import { benchmarksMarkdown, latencyChart } from './bench-report.js';
 import { headline, machineFacts, type BenchResult, type ScenarioRuns } from './bench-result.js';
@@ -78,6 +79,29 @@ export async function runBench(
   };
 }
 
+/** Writes the report and its chart from a saved result; returns the report's path. */
+export async function rewriteReport(resultFile: string, docsPath: string): Promise<string> {
+  let result: BenchResult;
+  try {
+    result = JSON.parse(await readFile(resultFile, 'utf8')) as BenchResult;
+  } catch (err) {
+    throw new ConfigError(`--report-from: cannot read ${resultFile}: ${(err as Error).message}`);
+  }
+  await writeReport(result, docsPath);
+  return docsPath;
+}
+
+async function writeReport(result: BenchResult, docsPath: string): Promise<void> {
+  const docsDir = dirname(docsPath);
+  await mkdir(docsDir, { recursive: true });
+  const chart = latencyChart(result);
+  const chartFile =
+    chart === undefined ? undefined : `${basename(docsPath, '.md').toLowerCase()}-latency.svg`;
+  if (chart !== undefined) await writeFile(join(docsDir, chartFile!), chart);
+  const notes = await readFile(join(docsDir, 'benchmark-notes.md'), 'utf8').catch(() => '');
+  await writeFile(docsPath, benchmarksMarkdown(result, chartFile, notes));
+}
+
 /** Writes bench/results/<date>-<commit>.json and, when asked, the report with its chart beside it. */
 export async function writeBenchOutputs(
   result: BenchResult,
@@ -90,13 +114,6 @@ export async function writeBenchOutputs(
   );
   await writeFile(resultFile, `${JSON.stringify(result, null, 2)}\n`);
   if (options.docsPath === undefined) return { resultFile, docsFile: undefined };
-  const docsDir = dirname(options.docsPath);
-  await mkdir(docsDir, { recursive: true });
-  const chart = latencyChart(result);
-  const chartFile =
-    chart === undefined ? undefined : `${basename(options.docsPath, '.md').toLowerCase()}-latency.svg`;
-  if (chart !== undefined) await writeFile(join(docsDir, chartFile!), chart);
-  const notes = await readFile(join(docsDir, 'benchmark-notes.md'), 'utf8').catch(() => '');
-  await writeFile(options.docsPath, benchmarksMarkdown(result, chartFile, notes));
+  await writeReport(result, options.docsPath);
   return { resultFile, docsFile: options.docsPath };
 }

@@ -1,7 +1,7 @@
 import { ConfigError } from '../config/settings.js';
 import { parseServeConfig, serveHelp } from '../config/serve-config.js';
 import { benchHelp, parseBenchOptions } from '../bench/bench-config.js';
-import { runBench, writeBenchOutputs } from '../bench/bench.js';
+import { rewriteReport, runBench, writeBenchOutputs } from '../bench/bench.js';
 import { parseLoadgenOptions, loadgenHelp } from '../loadgen/loadgen-config.js';
 import { formatSummary, runLoadgen } from '../loadgen/loadgen.js';
 import { startServe } from './serve.js';
@@ -63,6 +63,11 @@ async function bench(argv: string[]): Promise<number> {
   const options = parseBenchOptions(argv);
   if (options === 'help') {
     print(benchHelp());
+    return 0;
+  }
+  if (options.reportFrom !== undefined) {
+    const docs = await rewriteReport(options.reportFrom, options.docsPath ?? 'docs/BENCHMARKS.md');
+    print(`report: ${docs}`);
     return 0;
   }
   const result = await runBench(options, (line) => process.stderr.write(`bench: ${line}\n`));

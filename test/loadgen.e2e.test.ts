@@ -157,6 +157,7 @@ describe('adtally loadgen', () => {
       [['--target', 'ftp://x'], /--target/],
       [['--late-rate', '0.1', '--late-by', '10s', '--admin-token', TEST_ADMIN_TOKEN], /--late-by/],
       [['--bogus'], /bogus/],
+      [['--use-existing'], /--admin-token/],
       [['--check-only', '/nonexistent/truth.json', '--admin-token', TEST_ADMIN_TOKEN], /cannot read/],
     ];
     for (const [args, reason] of cases) {

@@ -21,7 +21,7 @@ export interface LoadgenOptions {
   readonly mix: TrafficMix;
   /** How far in the past late batch lines are dated, at most. */
   readonly lateByMs: number;
-  readonly adminToken: string | undefined;
+  readonly adminToken: string;
   readonly secret: string | undefined;
   readonly clickTtlMs: number;
   readonly allowedLatenessMs: number;
@@ -156,9 +156,16 @@ export function parseLoadgenOptions(
     throw new ConfigError(
       '--bad-sig-rate, --expired-rate, --bot-rate and --prefetch-rate add up to more than 1',
     );
+  const target = parseTarget(v.target);
+  const rate = parseRate(v.rate);
+  if (v.adminToken === undefined) {
+    throw new ConfigError(
+      '--admin-token (or ADTALLY_ADMIN_TOKEN) is needed to create or list ads and read counts',
+    );
+  }
   const options: LoadgenOptions = {
-    target: parseTarget(v.target),
-    rate: parseRate(v.rate),
+    target,
+    rate,
     durationMs: v.duration ?? 60_000,
     connections: v.connections ?? 64,
     ads: v.ads ?? 100,
@@ -191,9 +198,6 @@ function validate(o: LoadgenOptions): void {
     throw new ConfigError(
       '--late-by must be at least 1s under --allowed-lateness, or late events would land in minutes already final',
     );
-  }
-  if ((o.check || o.checkOnly !== undefined || !o.useExisting) && o.adminToken === undefined) {
-    throw new ConfigError('--admin-token (or ADTALLY_ADMIN_TOKEN) is needed to create ads and read counts');
   }
   if (o.checkOnly !== undefined && o.saveTruth !== undefined) {
     throw new ConfigError('--check-only and --save-truth do not go together');

@@ -59,12 +59,11 @@ export async function runLoadgen(
   options: LoadgenOptions,
   progress: (line: string) => void,
 ): Promise<LoadgenSummary> {
-  const admin =
-    options.adminToken === undefined ? undefined : new AdminClient(options.target, options.adminToken);
+  const admin = new AdminClient(options.target, options.adminToken);
   if (options.checkOnly !== undefined) {
     const { saved, truth } = await readTruthFile(options.checkOnly);
     const check = await checkTarget(
-      admin!,
+      admin,
       truth,
       saved.markerAd,
       saved.markerSentMs,
@@ -73,9 +72,7 @@ export async function runLoadgen(
     );
     return summarize(options, new RunStats(new LatencyHistogram()), 0, 0, check);
   }
-  const ads = options.useExisting
-    ? await admin!.activeAds()
-    : await admin!.createAds(options.ads, runLabel());
+  const ads = options.useExisting ? await admin.activeAds() : await admin.createAds(options.ads, runLabel());
   if (ads.length === 0)
     throw new Error(`${options.target.origin} has no active ads (drop --use-existing to create some)`);
   const client = new HttpLoadClient({
@@ -144,7 +141,7 @@ export async function runLoadgen(
     }
     const check =
       options.check && truth !== undefined
-        ? await checkTarget(admin!, truth, markerAd, markerSentMs, stats, options)
+        ? await checkTarget(admin, truth, markerAd, markerSentMs, stats, options)
         : undefined;
     return summarize(options, stats, elapsedMs, lateFires, check);
   } finally {

@@ -7,7 +7,7 @@ import { syntheticRecords } from '../bench/synthetic-events.js';
 import { EmbeddedDedup } from '../dedup/embedded-dedup.js';
 import { decodeEvent } from '../domain/event.js';
 import { openFileEventLog } from '../log/file/file-event-log.js';
-import { Metrics } from '../metrics/metrics.js';
+import { AggregationMetrics } from '../metrics/aggregation-metrics.js';
 import type { AggregateStore } from '../store/aggregate-store.js';
 import { DuckDbAggregateStore } from '../store/duckdb/duckdb-aggregate-store.js';
 import { DuckDbDatabase } from '../store/duckdb/duckdb-database.js';
@@ -65,7 +65,7 @@ void test('a commit that fails mid-stream is retried from the last commit: every
       log,
       store: flaky,
       dedup: new EmbeddedDedup(store),
-      metrics: new Metrics(),
+      metrics: new AggregationMetrics(),
       consumer: 'test',
       flushIntervalMs: 1,
       retryDelayMs: 20,

@@ -1,16 +1,16 @@
 import { decodeEvent, EventDecodeError, type TrackedEvent } from '../domain/event.js';
-import type { EventLog } from '../log/event-log.js';
-import type { Metrics } from '../metrics/metrics.js';
+import type { LogReader } from '../log/event-log.js';
+import type { AggregationMetrics } from '../metrics/aggregation-metrics.js';
 import type { AggregateStore, MinuteDelta } from '../store/aggregate-store.js';
 import type { DedupBackend } from '../dedup/dedup-backend.js';
 import { DedupIndex } from './dedup-index.js';
 import { MinuteAggregator } from './minute-aggregator.js';
 
 export interface AggregationWorkerOptions {
-  readonly log: EventLog;
+  readonly log: LogReader;
   readonly store: AggregateStore;
   readonly dedup: DedupBackend;
-  readonly metrics: Metrics;
+  readonly metrics: AggregationMetrics;
   /** Name of this consumer's checkpoint row. */
   readonly consumer: string;
   readonly allowedLatenessMs: number;
@@ -47,6 +47,8 @@ export class AggregationWorker {
   private lastFlush: number;
   private lastExpiry: number;
   private pendingEvents = 0;
+  /** Set by `commitSoon`: the next turn commits what was read without waiting out the interval. */
+  private commitRequested = false;
   private failure: Error | undefined;
   /** Set when a background commit failed; the consume loop throws it to start over. */
   private commitError: Error | undefined;
@@ -109,6 +111,15 @@ export class AggregationWorker {
     return this.failure === undefined ? Promise.resolve() : Promise.reject(this.failure);
   }
 
+  /**
+   * Asks for a commit of what has been read at the next turn of the consume
+   * loop instead of at the end of the interval: a query that must include
+   * every acknowledged event (`consistent=true`) is waiting for it.
+   */
+  commitSoon(): void {
+    this.commitRequested = true;
+  }
+
   /** Commits what was read and stops. */
   async stop(): Promise<void> {
     this.running = false;
@@ -163,7 +174,7 @@ export class AggregationWorker {
       }
       this.pendingEvents += batch.records.length;
       this.offset = batch.next;
-      const due = this.now() - this.lastFlush >= interval;
+      const due = this.commitRequested || this.now() - this.lastFlush >= interval;
       if (this.pendingEvents > 0 && (due || this.aggregator.pendingBuckets() > MAX_PENDING_BUCKETS)) {
         await this.flush();
       }
@@ -196,6 +207,7 @@ export class AggregationWorker {
     metrics.lateEvents.inc(drained.lateEvents);
     metrics.dedupSize.set(this.aggregator.dedupSize());
     this.pendingEvents = 0;
+    this.commitRequested = false;
     this.lastFlush = now;
     const started = process.hrtime.bigint();
     this.inflight = store

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AggregationWorker } from '../aggregate/aggregation-worker.js';
 import { EmbeddedDedup } from '../dedup/embedded-dedup.js';
 import { openFileEventLog } from '../log/file/file-event-log.js';
-import { Metrics } from '../metrics/metrics.js';
+import { AggregationMetrics } from '../metrics/aggregation-metrics.js';
 import { DuckDbAggregateStore } from '../store/duckdb/duckdb-aggregate-store.js';
 import { DuckDbDatabase } from '../store/duckdb/duckdb-database.js';
 import { syntheticRecords } from './synthetic-events.js';
@@ -71,7 +71,7 @@ export async function replayAggregate(stored: StoredLog): Promise<ReplayResult> 
       log,
       store,
       dedup: new EmbeddedDedup(store),
-      metrics: new Metrics(),
+      metrics: new AggregationMetrics(),
       consumer: 'replay',
       allowedLatenessMs: 5_000,
       clickTtlMs: 86_400_000,

@@ -1,17 +1,13 @@
 import type { AddressInfo } from 'node:net';
-import { AggregationWorker } from '../aggregate/aggregation-worker.js';
+import { AggregationThread } from '../aggregate/thread/aggregation-thread.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadOrCreateSecrets } from '../config/data-dir-secrets.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import { pathOfUrl } from '../config/settings.js';
-import { EmbeddedDedup } from '../dedup/embedded-dedup.js';
 import { Collector } from '../ingest/collector.js';
-import { openEventLog } from '../log/open-event-log.js';
+import { openFollowedEventLog } from '../log/open-event-log.js';
 import { Metrics } from '../metrics/metrics.js';
-import { DuckDbAggregateStore } from '../store/duckdb/duckdb-aggregate-store.js';
-import { DEFAULT_MINUTE_INDEX } from '../store/minute-index/minute-index.js';
-import { DuckDbCatalogStore } from '../store/duckdb/duckdb-catalog-store.js';
-import { DuckDbDatabase } from '../store/duckdb/duckdb-database.js';
+import { DEFAULT_MINUTE_INDEX, MinuteIndex } from '../store/minute-index/minute-index.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
 import { createQueryRoutes } from '../web/query-routes.js';
 import { createHttpServer, createRequestHandler } from '../web/server.js';
@@ -25,25 +21,46 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
+/** Test seams of `startServe`, never set by the CLI. */
+export interface ServeTestHooks {
+  /** Every aggregation commit blocks the aggregation thread this long (ms). */
+  readonly commitStallMs?: number;
+}
+
+/** How long a `consistent=true` query waits for the aggregation to commit past what it must include. */
+const CONSISTENT_WAIT_MS = 1_000;
+
 /** How long in-flight requests get to finish on shutdown before their sockets are cut. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Starts every part of the embedded pipeline in this process. */
-export async function startServe(config: ServeConfig, print: (line: string) => void): Promise<RunningServer> {
+export async function startServe(
+  config: ServeConfig,
+  print: (line: string) => void,
+  hooks: ServeTestHooks = {},
+): Promise<RunningServer> {
   // Closers of what has been opened so far, run in reverse if a later step fails (port taken, bad store...).
   const opened: (() => Promise<void>)[] = [];
   try {
-    return await startOpening(config, print, opened);
+    return await startOpening(config, print, opened, hooks);
   } catch (err) {
     for (const close of opened.reverse()) await close().catch(() => undefined);
     throw err;
   }
 }
 
+/**
+ * The request thread holds the HTTP routes, the collector, the event log's
+ * appends and the minute index; the aggregation thread (aggregate/thread/)
+ * holds the aggregation worker and every DuckDB statement, so no commit,
+ * appender or query of the store runs on the loop that answers clicks
+ * (docs/ARCHITECTURE.md, "Two threads").
+ */
 async function startOpening(
   config: ServeConfig,
   print: (line: string) => void,
   opened: (() => Promise<void>)[],
+  hooks: ServeTestHooks,
 ): Promise<RunningServer> {
   const secrets = await loadOrCreateSecrets(config.dataDir, {
     secret: config.tokens.secret,
@@ -51,30 +68,49 @@ async function startOpening(
   });
   const secret = Buffer.from(secrets.secret, 'utf8');
   const metrics = new Metrics();
-  const log = await openEventLog(config.backends.log, {
+  const { log, follow } = await openFollowedEventLog(config.backends.log, {
     segmentBytes: config.log.segmentBytes,
     observer: metrics,
   });
   opened.push(() => log.close());
-  const db = await DuckDbDatabase.open(pathOfUrl(config.backends.store));
-  opened.push(() => db.close());
   const now = (): number => Date.now();
-  const store = await DuckDbCatalogStore.create(db);
-  // Series over the last 26 hours are answered from memory once the stored hours are loaded (docs/ARCHITECTURE.md).
-  const aggregates = await DuckDbAggregateStore.create(db, {
-    minuteIndex: {
-      ...DEFAULT_MINUTE_INDEX,
-      now,
-      onFailure: (err) =>
-        console.error(`adtally: minute index off, series queries read the store: ${err.message}`),
+  // Series over the last 26 hours are answered from memory on this thread (docs/ARCHITECTURE.md).
+  const index = new MinuteIndex({
+    ...DEFAULT_MINUTE_INDEX,
+    now,
+    onFailure: (err) =>
+      console.error(`adtally: minute index off, series queries read the store: ${err.message}`),
+  });
+  let running = true;
+  const aggregation = await AggregationThread.start({
+    config: {
+      logDir: follow.dir,
+      durableEnd: follow.durableEnd,
+      storePath: pathOfUrl(config.backends.store),
+      consumer: 'serve',
+      allowedLatenessMs: config.allowedLatenessMs,
+      clickTtlMs: config.tokens.clickTtlMs,
+      indexWindowHours: DEFAULT_MINUTE_INDEX.windowHours,
+      ...(hooks.commitStallMs === undefined ? {} : { commitStallMs: hooks.commitStallMs }),
+    },
+    follow,
+    index,
+    onIndexLoaded: ({ hours, ms, failure }) => {
+      if (failure === undefined && running) {
+        print(`adtally: minute index loaded (${hours} hours read) in ${Math.round(ms)} ms`);
+      }
+    },
+    // Acknowledged events are in the log; a restart aggregates them. Going on would only hide the fault.
+    onDied: (err) => {
+      console.error(`adtally: the aggregation thread stopped (${err.message}); exiting, restart adtally`);
+      process.exit(70);
     },
   });
-  void aggregates.minuteIndexLoaded().then(({ hours, ms, failure }) => {
-    if (failure === undefined && !db.closed) {
-      print(`adtally: minute index loaded (${hours} hours read) in ${Math.round(ms)} ms`);
-    }
+  opened.push(async () => {
+    running = false;
+    await aggregation.stop();
   });
-  const catalog = await Catalog.load(store);
+  const catalog = await Catalog.load(aggregation.catalogStore);
   const collector = new Collector({
     log,
     lookupAd: (id) => catalog.adById(id),
@@ -83,17 +119,6 @@ async function startOpening(
     now,
     metrics,
   });
-
-  const worker = await AggregationWorker.start({
-    log,
-    store: aggregates,
-    dedup: new EmbeddedDedup(aggregates),
-    metrics,
-    consumer: 'serve',
-    allowedLatenessMs: config.allowedLatenessMs,
-    clickTtlMs: config.tokens.clickTtlMs,
-  });
-  opened.push(() => worker.stop());
 
   let shuttingDown = false;
   const handler = createRequestHandler(
@@ -110,18 +135,21 @@ async function startOpening(
       catalogRoutes: createCatalogRoutes(catalog),
       queryRoutes: createQueryRoutes({
         catalog,
-        store: aggregates,
-        watermark: () => worker.committedWatermark(),
+        store: aggregation.queries,
+        watermark: () => aggregation.committedWatermark(),
+        // Every event acknowledged before the query arrived is below the log's durable end now.
+        awaitAcknowledged: () => aggregation.waitForCommitted(log.durableEnd(), CONSISTENT_WAIT_MS),
         now,
       }),
       catalog,
       adminToken: secrets.adminToken,
       metrics,
+      moreMetrics: () => aggregation.metricsText(),
       readiness: {
         checks: {
           log: () => log.check(),
-          store: () => store.ping(),
-          aggregation: () => worker.check(),
+          store: () => aggregation.catalogStore.ping(),
+          aggregation: () => aggregation.check(),
         },
       },
     },
@@ -149,7 +177,7 @@ async function startOpening(
     const forced = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     await closed;
     clearTimeout(forced);
-    // Reverse order of opening: the worker commits what it read, then the log and the store close.
+    // Reverse order of opening: the worker commits what it read and the store closes, then the log.
     for (const close of opened.reverse()) await close();
   }
   return { url, adminToken: secrets.adminToken, shutdown };

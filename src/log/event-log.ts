@@ -24,7 +24,21 @@ export interface LogFlushObserver {
   onFlush(flush: { records: number; bytes: number; writeSeconds: number; fsyncSeconds: number }): void;
 }
 
-export interface EventLog {
+/**
+ * The consuming side of the log: what the aggregation worker needs. The
+ * writer's own instance is one; a follower in another thread or process (the
+ * file log's FileLogFollower, a Kafka consumer) is another.
+ */
+export interface LogReader {
+  /** Offset just past the last durable record; readers never see beyond it. */
+  durableEnd(): number;
+  /** Offset of the first record still kept. */
+  startOffset(): number;
+  /** Reads durable records from `from` (an offset returned earlier, or startOffset()). */
+  read(from: number, maxBytes: number): Promise<LogBatch>;
+}
+
+export interface EventLog extends LogReader {
   /**
    * Appends one record. Resolves with its offset only once the record is
    * durable (covered by an fdatasync in the file adapter); many concurrent
@@ -32,12 +46,6 @@ export interface EventLog {
    * rejected append may or may not be in the log, but an acknowledged one is.
    */
   append(payload: Buffer): Promise<number>;
-  /** Offset just past the last durable record; readers never see beyond it. */
-  durableEnd(): number;
-  /** Offset of the first record still kept. */
-  startOffset(): number;
-  /** Reads durable records from `from` (an offset returned earlier, or startOffset()). */
-  read(from: number, maxBytes: number): Promise<LogBatch>;
   /** Resolves when the log takes appends; rejects with the reason when it does not (for /readyz). */
   check(): Promise<void>;
   /** Flushes pending appends (they resolve), then closes. Later appends reject. */

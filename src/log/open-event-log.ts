@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EventLog } from './event-log.js';
+import type { EventLog, LogFlushObserver, LogReader } from './event-log.js';
+import { DurableEndCell } from './file/durable-end-cell.js';
 import { openFileEventLog, type FileEventLogOptions } from './file/file-event-log.js';
+import { FileLogFollower } from './file/file-log-follower.js';
 
 /** The event log URL names a backend this build does not have. */
 export class UnsupportedBackendError extends Error {
@@ -46,4 +48,50 @@ export function parseEventLogUrl(url: string): EventLogLocation {
 export async function openEventLog(url: string, options: OpenEventLogOptions = {}): Promise<EventLog> {
   const location = parseEventLogUrl(url);
   return openFileEventLog(location.dir, options);
+}
+
+/**
+ * What another thread of this process needs to read the log as it grows: a
+ * plain value, so it can be posted to a worker thread. For the file log, its
+ * directory and the shared cell holding its durable end.
+ */
+export type LogFollowSpec = {
+  readonly backend: 'file';
+  readonly dir: string;
+  readonly durableEnd: SharedArrayBuffer;
+};
+
+/** A log reader that follows a log another thread writes; `close` releases its files. */
+export interface LogFollower extends LogReader {
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the log a URL names for appending, with what another thread needs to
+ * follow it (`openLogFollower`): `adtally serve` appends on its request
+ * thread and aggregates on its own thread.
+ */
+export async function openFollowedEventLog(
+  url: string,
+  options: OpenEventLogOptions = {},
+): Promise<{ log: EventLog; follow: LogFollowSpec }> {
+  const location = parseEventLogUrl(url);
+  const cell = new DurableEndCell();
+  const inner = options.observer;
+  let publish = (): void => undefined;
+  const observer: LogFlushObserver = {
+    onFlush(flush) {
+      publish();
+      inner?.onFlush(flush);
+    },
+  };
+  const log = await openFileEventLog(location.dir, { ...options, observer });
+  publish = () => cell.publish(log.durableEnd(), log.activeSegmentBase());
+  publish();
+  return { log, follow: { backend: 'file', dir: location.dir, durableEnd: cell.buffer } };
+}
+
+/** Opens a reader of the log `spec` describes, on the thread that calls it. */
+export function openLogFollower(spec: LogFollowSpec): Promise<LogFollower> {
+  return FileLogFollower.open(spec.dir, new DurableEndCell(spec.durableEnd));
 }

@@ -1,7 +1,7 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LogFlushObserver } from '../log/event-log.js';
 
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** The process's Prometheus metrics; one instance, passed to whoever records. */
 export class Metrics implements LogFlushObserver {
@@ -67,49 +67,6 @@ export class Metrics implements LogFlushObserver {
   readonly logFlushes = new Counter({
     name: 'adtally_log_flushes_total',
     help: 'Group commits (one write and one fdatasync each)',
-    registers: [this.registry],
-  });
-
-  readonly aggregatedEvents = new Counter({
-    name: 'adtally_aggregated_events_total',
-    help: 'Events the aggregation worker has committed to the store',
-    registers: [this.registry],
-  });
-
-  readonly undecodableRecords = new Counter({
-    name: 'adtally_undecodable_records_total',
-    help: 'Intact log records the aggregation worker could not decode (skipped)',
-    registers: [this.registry],
-  });
-
-  readonly lateEvents = new Counter({
-    name: 'adtally_late_events_total',
-    help: 'Events whose event time was behind the watermark when aggregated',
-    registers: [this.registry],
-  });
-
-  readonly consumerLag = new Gauge({
-    name: 'adtally_consumer_lag_bytes',
-    help: 'Durable event log bytes not yet committed to the store by the aggregation worker',
-    registers: [this.registry],
-  });
-
-  readonly watermarkDelay = new Gauge({
-    name: 'adtally_watermark_delay_seconds',
-    help: 'Wall clock minus the committed watermark, at the last commit',
-    registers: [this.registry],
-  });
-
-  readonly storeFlushLatency = new Histogram({
-    name: 'adtally_store_flush_duration_seconds',
-    help: 'Time of one aggregation commit (counts, dedup entries and offset in one transaction)',
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-
-  readonly dedupSize = new Gauge({
-    name: 'adtally_dedup_entries',
-    help: 'Impression ids (per kind) the dedup state remembers',
     registers: [this.registry],
   });
 

@@ -37,21 +37,8 @@ export interface TopRow {
   readonly clicks: number;
 }
 
-/**
- * The aggregate side of the serving store. `commit` is one transaction:
- * counts, dedup changes and the consumer's offset land together or not at all.
- */
-export interface AggregateStore {
-  loadCheckpoint(consumer: string): Promise<ConsumerCheckpoint | undefined>;
-  /** Dedup entries not expired at `horizonMs`, to rebuild the in-memory index. */
-  loadDedup(horizonMs: number): Promise<DedupEntry[]>;
-  commit(consumer: string, commit: AggregationCommit): Promise<void>;
-  /**
-   * Sets the serving counts of each (ad, minute) to exactly `counts`, final
-   * minutes included: how reconciliation repairs the store (SPEC 4.5). One
-   * transaction; each (ad, minute) appears at most once in `rows`.
-   */
-  replaceCounts(rows: readonly MinuteDelta[]): Promise<void>;
+/** The queries the query API asks of the aggregates (SPEC 3.3). */
+export interface AggregateQueries {
   /**
    * Counts summed over `ads` per bucket of `bucketMinutes` minutes, for
    * minutes in [fromMinute, toMinute), in bucket order. Only buckets with
@@ -70,4 +57,21 @@ export interface AggregateStore {
     by: 'clicks' | 'impressions' | 'ctr',
     limit: number,
   ): Promise<TopRow[]>;
+}
+
+/**
+ * The aggregate side of the serving store. `commit` is one transaction:
+ * counts, dedup changes and the consumer's offset land together or not at all.
+ */
+export interface AggregateStore extends AggregateQueries {
+  loadCheckpoint(consumer: string): Promise<ConsumerCheckpoint | undefined>;
+  /** Dedup entries not expired at `horizonMs`, to rebuild the in-memory index. */
+  loadDedup(horizonMs: number): Promise<DedupEntry[]>;
+  commit(consumer: string, commit: AggregationCommit): Promise<void>;
+  /**
+   * Sets the serving counts of each (ad, minute) to exactly `counts`, final
+   * minutes included: how reconciliation repairs the store (SPEC 4.5). One
+   * transaction; each (ad, minute) appears at most once in `rows`.
+   */
+  replaceCounts(rows: readonly MinuteDelta[]): Promise<void>;
 }

@@ -2,15 +2,39 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { canSee, type Catalog, type Principal } from '../catalog/catalog.js';
 import { BUCKET_MINUTES, parseSeriesRange, rangeBounds, type SeriesRange } from '../query/series.js';
 import { seriesJson } from '../query/series-json.js';
-import type { AggregateStore } from '../store/aggregate-store.js';
-import { badRequest, notFound, sendJson, sendJsonBytes } from './http-io.js';
+import type { AggregateQueries } from '../store/aggregate-store.js';
+import { badRequest, HttpError, notFound, sendJson, sendJsonBytes } from './http-io.js';
 
 export interface QueryDeps {
   readonly catalog: Catalog;
-  readonly store: AggregateStore;
+  readonly store: AggregateQueries;
   /** The watermark of the counts the store holds (committed), ms; undefined before any event. */
   readonly watermark: () => number | undefined;
+  /**
+   * For `consistent=true`: resolves true once the counts include every event
+   * acknowledged before the call, false when that took too long.
+   */
+  readonly awaitAcknowledged: () => Promise<boolean>;
   readonly now: () => number;
+}
+
+/**
+ * `consistent=true` (SPEC 3.3): wait until the aggregation committed past the
+ * log position seen on arrival, so the answer holds every acknowledged event;
+ * 503 when that takes longer than the wait allows. Any other value is a 400.
+ */
+async function readYourAcks(query: URLSearchParams, deps: QueryDeps): Promise<void> {
+  const consistent = query.get('consistent');
+  if (consistent === null || consistent === 'false') return;
+  if (consistent !== 'true') throw badRequest('consistent must be true or false');
+  if (!(await deps.awaitAcknowledged())) {
+    throw new HttpError(
+      503,
+      'not_consistent_yet',
+      'the aggregation did not commit every acknowledged event within 1 s; retry',
+      { 'retry-after': '1' },
+    );
+  }
 }
 
 function rangeOf(query: URLSearchParams, now: number): SeriesRange {
@@ -32,6 +56,7 @@ export function createQueryRoutes(deps: QueryDeps) {
     query: URLSearchParams,
   ): Promise<void> {
     const range = rangeOf(query, deps.now());
+    await readYourAcks(query, deps);
     // Read the watermark before the counts: counts committed later only make "final" more conservative.
     const watermark = deps.watermark();
     const rows = await store.series(ads, range.fromMinute, range.toMinute, BUCKET_MINUTES[range.granularity]);
@@ -87,6 +112,7 @@ export function createQueryRoutes(deps: QueryDeps) {
       throw badRequest('limit must be an integer from 1 to 100');
     }
     const ads = principal.kind === 'admin' ? undefined : catalog.listAds(principal).map((ad) => ad.id);
+    await readYourAcks(query, deps);
     const rows = await store.top(ads, range.fromMinute, range.toMinute, by as 'clicks', Number(rawLimit));
     sendJson(res, 200, {
       ...rangeBounds(range),

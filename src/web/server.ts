@@ -20,6 +20,8 @@ export interface WebApp {
   readonly catalog: Catalog;
   readonly adminToken: string;
   readonly metrics: Metrics;
+  /** Metrics kept elsewhere (the aggregation thread's registry), appended to /metrics. */
+  readonly moreMetrics?: () => Promise<string>;
   readonly readiness: Readiness;
 }
 
@@ -55,7 +57,7 @@ export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean)
     ['/ad', { name: 'ad', methods: { GET: tracking.ad } }],
     ['/healthz', { name: 'healthz', methods: { GET: (_q, res) => sendJson(res, 200, { status: 'ok' }) } }],
     ['/readyz', { name: 'readyz', methods: { GET: (_q, res) => readyz(app.readiness, res) } }],
-    ['/metrics', { name: 'metrics', methods: { GET: (_q, res) => sendMetrics(metrics, res) } }],
+    ['/metrics', { name: 'metrics', methods: { GET: (_q, res) => sendMetrics(app, res) } }],
     [
       '/api/v1/advertisers',
       {
@@ -165,10 +167,11 @@ async function readyz(readiness: Readiness, res: ServerResponse): Promise<void> 
   sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not_ready', checks: results });
 }
 
-async function sendMetrics(metrics: Metrics, res: ServerResponse): Promise<void> {
-  const text = await metrics.registry.metrics();
-  res.writeHead(200, { 'content-type': metrics.registry.contentType });
-  res.end(text);
+async function sendMetrics(app: WebApp, res: ServerResponse): Promise<void> {
+  const { registry } = app.metrics;
+  const [own, more] = await Promise.all([registry.metrics(), app.moreMetrics?.() ?? '']);
+  res.writeHead(200, { 'content-type': registry.contentType });
+  res.end(more === '' ? own : `${own}\n${more}`);
 }
 
 export function createHttpServer(handler: ReturnType<typeof createRequestHandler>): Server {

@@ -39,6 +39,8 @@ export interface FileEventLog extends EventLog {
   readonly dir: string;
   /** What recovery did when this log was opened. */
   readonly recovery: RecoveryReport;
+  /** Base offset of the segment appends go to (for followers: a new base means new segment files). */
+  activeSegmentBase(): number;
 }
 
 const realIo: FlushIo = {
@@ -150,6 +152,10 @@ class FileLog implements FileEventLog {
 
   startOffset(): number {
     return this.segments[0]!.base;
+  }
+
+  activeSegmentBase(): number {
+    return this.activeSegment().base;
   }
 
   read(from: number, maxBytes: number): Promise<LogBatch> {

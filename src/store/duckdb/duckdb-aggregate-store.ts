@@ -15,6 +15,7 @@ import type {
   SeriesRow,
   TopRow,
 } from '../aggregate-store.js';
+import { indexAnswers } from '../minute-index/index-answers.js';
 import { MinuteIndex, type MinuteIndexOptions } from '../minute-index/minute-index.js';
 import type { DuckDbDatabase, Transaction } from './duckdb-database.js';
 import { loadStoredHours, startMinuteIndex, type MinuteIndexLoad } from './minute-index-loader.js';
@@ -93,28 +94,50 @@ function countsOf(row: Record<string, number | bigint>): BucketCounts {
 const KIND_CODE = { impression: 0, click: 1 } as const;
 const KIND_NAME = ['impression', 'click'] as const;
 
-/**
- * Series queries answered from the minute index read at most this many
- * (ad, hour) blocks; larger ones (a campaign of hundreds of ads) run in
- * DuckDB, on its threads, rather than block the event loop.
- */
-const MAX_INDEX_BLOCKS = 4096;
+/** What a commit of this store changed, told right after COMMIT and before any other statement. */
+export type CommittedChange =
+  | {
+      readonly kind: 'add';
+      readonly consumer: string;
+      readonly deltas: readonly MinuteDelta[];
+      readonly checkpoint: ConsumerCheckpoint;
+    }
+  | { readonly kind: 'replace'; readonly rows: readonly MinuteDelta[] };
 
 export interface DuckDbAggregateStoreOptions {
   /**
-   * Keep the window's minutes in memory for series queries (`adtally
-   * serve`). Off for bulk writers (seeding, replay), which never query.
+   * Keep the window's minutes in memory for series queries, on this thread.
+   * Off for bulk writers (seeding, replay), which never query, and in
+   * `adtally serve`, whose index lives on the request thread (`onCommitted`).
    */
   readonly minuteIndex?: MinuteIndexOptions;
+  /**
+   * Told of every committed change in commit order, inside the step that
+   * committed it: a copy kept elsewhere (the request thread's minute index)
+   * that applies them in that order stays equal to the store.
+   */
+  readonly onCommitted?: (change: CommittedChange) => void;
+  /**
+   * A second connection for series and top queries (DuckDbDatabase.connectAgain),
+   * so they never wait behind a commit on the writing connection.
+   */
+  readonly reads?: DuckDbDatabase;
 }
 
 /** Aggregates, dedup state and consumer checkpoints in the embedded DuckDB file. */
 export class DuckDbAggregateStore implements AggregateStore {
+  private readonly reads: DuckDbDatabase;
+  private readonly onCommitted: ((change: CommittedChange) => void) | undefined;
+
   private constructor(
     private readonly db: DuckDbDatabase,
     private readonly index: MinuteIndex | undefined,
     private readonly indexLoad: Promise<MinuteIndexLoad>,
-  ) {}
+    options: DuckDbAggregateStoreOptions,
+  ) {
+    this.reads = options.reads ?? db;
+    this.onCommitted = options.onCommitted;
+  }
 
   /**
    * Creates the schema. With `minuteIndex`, the index follows every commit
@@ -127,11 +150,11 @@ export class DuckDbAggregateStore implements AggregateStore {
   ): Promise<DuckDbAggregateStore> {
     await db.run(SCHEMA);
     if (options.minuteIndex === undefined) {
-      return new DuckDbAggregateStore(db, undefined, Promise.resolve({ hours: 0, ms: 0 }));
+      return new DuckDbAggregateStore(db, undefined, Promise.resolve({ hours: 0, ms: 0 }), options);
     }
     const index = new MinuteIndex(options.minuteIndex);
     await startMinuteIndex(db, index);
-    return new DuckDbAggregateStore(db, index, loadStoredHours(db, index));
+    return new DuckDbAggregateStore(db, index, loadStoredHours(db, index), options);
   }
 
   /** Settles when the minute index has read the stored hours of its window (never rejects). */
@@ -203,7 +226,15 @@ export class DuckDbAggregateStore implements AggregateStore {
           [consumer, BigInt(commit.checkpoint.offset), commit.checkpoint.maxEventTime ?? null],
         );
       },
-      () => this.index?.add(commit.deltas),
+      () => {
+        this.index?.add(commit.deltas);
+        this.onCommitted?.({
+          kind: 'add',
+          consumer,
+          deltas: commit.deltas,
+          checkpoint: commit.checkpoint,
+        });
+      },
     );
   }
 
@@ -216,16 +247,16 @@ export class DuckDbAggregateStore implements AggregateStore {
         await tx.run(mergeStaged('agg_minute', false, 'replace'));
         await tx.run('DELETE FROM stage_minute');
       },
-      () => this.index?.replace(rows),
+      () => {
+        this.index?.replace(rows);
+        this.onCommitted?.({ kind: 'replace', rows });
+      },
     );
   }
 
   /** Which way `series` answers this query: from the minute index, or from DuckDB. */
   seriesSource(ads: readonly number[], fromMinute: number, toMinute: number): 'memory' | 'duckdb' {
-    const blocks = ads.length * (Math.ceil(toMinute / 60) - Math.floor(fromMinute / 60));
-    return blocks <= MAX_INDEX_BLOCKS && this.index?.covers(fromMinute, toMinute) === true
-      ? 'memory'
-      : 'duckdb';
+    return indexAnswers(this.index, ads, fromMinute, toMinute) ? 'memory' : 'duckdb';
   }
 
   async series(
@@ -242,7 +273,7 @@ export class DuckDbAggregateStore implements AggregateStore {
     if (keys !== undefined) return this.seriesByDayKeys(keys, fromMinute, toMinute, bucketMinutes);
     // Many ads over many days: one filtered scan, summed in SQL.
     const sums = COLUMNS.map((c) => `sum(${c})::DOUBLE AS ${c}`).join(', ');
-    const rows = await this.db.allTyped<Record<string, number | bigint>>(
+    const rows = await this.reads.allTyped<Record<string, number | bigint>>(
       `SELECT ("minute" // $3) * $3 AS bucket, ${sums} FROM agg_minute
        WHERE ad IN (SELECT unnest($4::INTEGER[])) AND "minute" >= $1 AND "minute" < $2
        GROUP BY bucket ORDER BY bucket`,
@@ -267,7 +298,7 @@ export class DuckDbAggregateStore implements AggregateStore {
   ): Promise<SeriesRow[]> {
     const buckets = new Map<number, BucketCounts>();
     for (const key of keys) {
-      const rows = await this.db.all<Record<string, number | bigint>>(
+      const rows = await this.reads.all<Record<string, number | bigint>>(
         `SELECT "minute", ${COLUMNS.join(', ')} FROM agg_minute WHERE ad_day = $1`,
         [BigInt(key)],
       );
@@ -302,7 +333,7 @@ export class DuckDbAggregateStore implements AggregateStore {
       params.push(listValue([...ads]));
       types.push(LIST(INTEGER));
     }
-    const rows = await this.db.allTyped<{ ad: number; impressions: number; clicks: number }>(
+    const rows = await this.reads.allTyped<{ ad: number; impressions: number; clicks: number }>(
       `SELECT ad, sum(impressions)::DOUBLE AS impressions, sum(clicks)::DOUBLE AS clicks
        FROM agg_minute WHERE "minute" >= $1 AND "minute" < $2
        ${ads === undefined ? '' : 'AND ad IN (SELECT unnest($4::INTEGER[]))'}

@@ -31,11 +31,23 @@ export class DuckDbDatabase {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
+    /** False for a second connection: closing it leaves the instance open. */
+    private readonly ownsInstance: boolean,
   ) {}
 
   static async open(path: string): Promise<DuckDbDatabase> {
     const instance = await DuckDBInstance.create(path);
-    return new DuckDbDatabase(instance, await instance.connect());
+    return new DuckDbDatabase(instance, await instance.connect(), true);
+  }
+
+  /**
+   * Another connection to the same database, with its own statement queue:
+   * for reads that must not wait behind this connection's commits. DuckDB's
+   * MVCC gives each statement the last committed state; a read never sees a
+   * transaction in progress. Close it before the database it came from.
+   */
+  async connectAgain(): Promise<DuckDbDatabase> {
+    return new DuckDbDatabase(this.instance, await this.instance.connect(), false);
   }
 
   private serialise<T>(work: () => Promise<T>): Promise<T> {
@@ -122,7 +134,7 @@ export class DuckDbDatabase {
     this.closing = true;
     return this.serialise(() => {
       this.connection.closeSync();
-      this.instance.closeSync();
+      if (this.ownsInstance) this.instance.closeSync();
       return Promise.resolve();
     });
   }

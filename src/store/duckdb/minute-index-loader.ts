@@ -7,7 +7,6 @@ import type {
 } from '@duckdb/node-api';
 import { COUNT_COLUMNS, COUNT_FIELDS, type CountField } from '../../aggregate/counts.js';
 import { OpenHour } from '../minute-index/hour-blocks.js';
-import type { MinuteIndex } from '../minute-index/minute-index.js';
 import { MINUTES_PER_HOUR } from '../minute-index/packed-hour.js';
 import type { DuckDbDatabase } from './duckdb-database.js';
 
@@ -17,6 +16,22 @@ export interface MinuteIndexLoad {
   readonly ms: number;
   /** Set when the load failed: the index then serves nothing and queries read the store. */
   readonly failure?: Error;
+}
+
+/**
+ * Where the stored hours go: the MinuteIndex itself when it lives on the
+ * thread that reads the store, or a sink that posts them to the thread that
+ * holds the index (the aggregation thread of `adtally serve`).
+ */
+export interface StoredHourSink {
+  /** The store holds no row of `hour` or later. */
+  startLive(hour: number): void;
+  /** The hours to load, newest first, once `startLive` was told. */
+  hoursToLoad(): number[];
+  /** The stored counts of `hour`, read while no commit could interleave. */
+  loadHour(hour: number, block: OpenHour): void;
+  fail(err: unknown): void;
+  readonly failed: Error | undefined;
 }
 
 /** Chunks (2,048 ads each) read between two yields to the event loop while one hour loads. */
@@ -72,7 +87,7 @@ function addCells(
  * newest stored minute): those are complete as of now. Must run before the
  * first commit the index is to follow (the store's `create` awaits it).
  */
-export async function startMinuteIndex(db: DuckDbDatabase, index: MinuteIndex): Promise<void> {
+export async function startMinuteIndex(db: DuckDbDatabase, index: StoredHourSink): Promise<void> {
   await db.exclusive(async (connection) => {
     const reader = await connection.runAndReadAll('SELECT max("minute")::BIGINT AS newest FROM agg_minute');
     const newest = reader.getRowObjectsJS()[0]?.newest;
@@ -91,7 +106,7 @@ export async function startMinuteIndex(db: DuckDbDatabase, index: MinuteIndex): 
  * the read yields to the event loop every few chunks, so clicks are not held
  * up by a large hour (10,000 ads: 600,000 rows).
  */
-export async function loadStoredHours(db: DuckDbDatabase, index: MinuteIndex): Promise<MinuteIndexLoad> {
+export async function loadStoredHours(db: DuckDbDatabase, index: StoredHourSink): Promise<MinuteIndexLoad> {
   const started = performance.now();
   let hours = 0;
   try {

@@ -35,6 +35,12 @@ export interface HourBlock {
   addInto(ad: number, hourStartMinute: number, sums: SeriesSums): void;
 }
 
+/** An OpenHour's content in transferable form (see OpenHour.toTransfer). */
+export interface OpenHourTransfer {
+  readonly ads: Int32Array;
+  readonly pages: readonly Uint32Array[];
+}
+
 /** Ads per page of an OpenHour: pages are never copied, so a growing hour costs no reallocation. */
 const PAGE_ADS = 128;
 const PAGE_VALUES = PAGE_ADS * DENSE_HOUR_VALUES;
@@ -104,6 +110,23 @@ export class OpenHour implements HourBlock {
         if (value !== 0) sums.add(hourStartMinute + offset, f, value);
       }
     }
+  }
+
+  /**
+   * The hour as plain typed arrays (ads in slot order, the pages), to post to
+   * another thread with its buffers transferred rather than copied; this
+   * block is not to be used afterwards.
+   */
+  toTransfer(): OpenHourTransfer {
+    return { ads: Int32Array.from(this.slotOf.keys()), pages: this.pages };
+  }
+
+  /** The block `toTransfer` gave, on the receiving side. */
+  static fromTransfer(transfer: OpenHourTransfer): OpenHour {
+    const hour = new OpenHour();
+    transfer.ads.forEach((ad, slot) => hour.slotOf.set(ad, slot));
+    hour.pages.push(...transfer.pages);
+    return hour;
   }
 
   /** The packed, read-mostly form of this hour (every ad's block in one buffer, ads sorted). */

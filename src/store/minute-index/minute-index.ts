@@ -21,6 +21,30 @@ export interface MinuteIndexOptions {
   readonly onFailure?: (err: Error) => void;
 }
 
+/**
+ * The hours of a window starting at `windowStartHour` that may hold stored
+ * rows, newest first, when the store held none at or after `liveFromHour`.
+ * Hours beyond two windows ahead (a stored minute far in the future) are never
+ * loaded. Pure, so the thread that reads the store and the thread that holds
+ * the index agree on it.
+ */
+export function storedHoursToLoad(
+  liveFromHour: number,
+  windowStartHour: number,
+  windowHours: number,
+): number[] {
+  const hours: number[] = [];
+  if (!Number.isFinite(liveFromHour)) return hours;
+  const newest = Math.min(liveFromHour - 1, windowStartHour + 2 * windowHours);
+  for (let h = newest; h >= windowStartHour; h--) hours.push(h);
+  return hours;
+}
+
+/** The oldest hour of a window of `windowHours` hours at `nowMs`. */
+export function windowStartHourAt(nowMs: number, windowHours: number): number {
+  return Math.floor(nowMs / HOUR_MS) - (windowHours - 1);
+}
+
 export const DEFAULT_MINUTE_INDEX: Omit<MinuteIndexOptions, 'now' | 'onFailure'> = {
   windowHours: 26,
   sealAfterMs: 120_000,
@@ -55,7 +79,7 @@ export class MinuteIndex {
 
   /** The oldest hour kept at `now`. */
   windowStartHour(): number {
-    return Math.floor(this.options.now() / HOUR_MS) - (this.options.windowHours - 1);
+    return windowStartHourAt(this.options.now(), this.options.windowHours);
   }
 
   /** Declares that the store holds no row of `hour` or later: those hours are complete from here on. */
@@ -69,12 +93,7 @@ export class MinuteIndex {
    * minute far in the future) are never loaded: queries there read the store.
    */
   hoursToLoad(): number[] {
-    const hours: number[] = [];
-    if (!Number.isFinite(this.liveFromHour)) return hours;
-    const start = this.windowStartHour();
-    const newest = Math.min(this.liveFromHour - 1, start + 2 * this.options.windowHours);
-    for (let h = newest; h >= start; h--) hours.push(h);
-    return hours;
+    return storedHoursToLoad(this.liveFromHour, this.windowStartHour(), this.options.windowHours);
   }
 
   private isComplete(hour: number): boolean {

@@ -1,0 +1,176 @@
+/**
+ * Entry point of the aggregation thread of `adtally serve` (see
+ * aggregation-thread.ts for the request thread's side). Everything that
+ * touches DuckDB runs here: the aggregation worker and its commits, the
+ * catalog's statements, the queries the minute index cannot answer, and the
+ * minute index's load at start. The request thread never waits for any of it
+ * to answer a click.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { EmbeddedDedup } from '../../dedup/embedded-dedup.js';
+import { openLogFollower, type LogFollowSpec } from '../../log/open-event-log.js';
+import { AggregationMetrics } from '../../metrics/aggregation-metrics.js';
+import type { AggregateStore } from '../../store/aggregate-store.js';
+import { DuckDbAggregateStore, type CommittedChange } from '../../store/duckdb/duckdb-aggregate-store.js';
+import { DuckDbCatalogStore } from '../../store/duckdb/duckdb-catalog-store.js';
+import { DuckDbDatabase } from '../../store/duckdb/duckdb-database.js';
+import {
+  loadStoredHours,
+  startMinuteIndex,
+  type StoredHourSink,
+} from '../../store/duckdb/minute-index-loader.js';
+import type { OpenHour } from '../../store/minute-index/hour-blocks.js';
+import { storedHoursToLoad, windowStartHourAt } from '../../store/minute-index/minute-index.js';
+import { AggregationWorker } from '../aggregation-worker.js';
+import {
+  packDeltas,
+  serializeError,
+  type AggregationThreadConfig,
+  type FromThread,
+  type StoreCall,
+  type ToThread,
+} from './protocol.js';
+
+interface ThreadData {
+  readonly config: AggregationThreadConfig;
+  readonly follow: LogFollowSpec;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('aggregation-thread-main runs as a worker thread only');
+const { config, follow } = workerData as ThreadData;
+
+function post(message: FromThread, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(message, transfer);
+}
+
+function tell(change: CommittedChange): void {
+  if (change.kind === 'add') {
+    const deltas = packDeltas(change.deltas);
+    post(
+      {
+        type: 'committed',
+        offset: change.checkpoint.offset,
+        watermark:
+          change.checkpoint.maxEventTime === undefined
+            ? undefined
+            : change.checkpoint.maxEventTime - config.allowedLatenessMs,
+        deltas,
+      },
+      [deltas.buffer as ArrayBuffer],
+    );
+  } else {
+    const rows = packDeltas(change.rows);
+    post({ type: 'replaced', rows }, [rows.buffer as ArrayBuffer]);
+  }
+}
+
+/** The minute index lives on the request thread: stored hours are posted there, in commit order. */
+class PostedHours implements StoredHourSink {
+  private liveFromHour = Number.POSITIVE_INFINITY;
+  failed: Error | undefined;
+
+  startLive(hour: number): void {
+    this.liveFromHour = hour;
+    post({ type: 'index-live', hour });
+  }
+
+  hoursToLoad(): number[] {
+    const start = windowStartHourAt(Date.now(), config.indexWindowHours);
+    return storedHoursToLoad(this.liveFromHour, start, config.indexWindowHours);
+  }
+
+  loadHour(hour: number, block: OpenHour): void {
+    const transfer = block.toTransfer();
+    post(
+      { type: 'index-hour', hour, block: transfer },
+      transfer.pages.map((page) => page.buffer as ArrayBuffer),
+    );
+  }
+
+  fail(err: unknown): void {
+    this.failed ??= err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/** Test seam: a commit that blocks this thread, as a long appender flush would. */
+function stalling(store: AggregateStore, ms: number): AggregateStore {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  return Object.assign(Object.create(store) as AggregateStore, {
+    commit: (consumer: string, commit: Parameters<AggregateStore['commit']>[1]) => {
+      Atomics.wait(cell, 0, 0, ms);
+      return store.commit(consumer, commit);
+    },
+  });
+}
+
+async function start(): Promise<void> {
+  const db = await DuckDbDatabase.open(config.storePath);
+  // Queries and catalog statements each get a connection of their own: neither waits behind a commit.
+  const reads = await db.connectAgain();
+  const catalogDb = await db.connectAgain();
+  const catalog = await DuckDbCatalogStore.create(catalogDb);
+  const aggregates = await DuckDbAggregateStore.create(db, { reads, onCommitted: tell });
+  const hours = new PostedHours();
+  await startMinuteIndex(db, hours); // before the first commit, which the index follows
+  const log = await openLogFollower(follow);
+  const metrics = new AggregationMetrics();
+  const store = config.commitStallMs === undefined ? aggregates : stalling(aggregates, config.commitStallMs);
+  const worker = await AggregationWorker.start({
+    log,
+    store,
+    dedup: new EmbeddedDedup(aggregates),
+    metrics,
+    consumer: config.consumer,
+    allowedLatenessMs: config.allowedLatenessMs,
+    clickTtlMs: config.clickTtlMs,
+  });
+  void loadStoredHours(db, hours).then(({ hours: count, ms, failure }) => {
+    post({ type: 'index-loaded', hours: count, ms, ...(failure ? { failure: failure.message } : {}) });
+  });
+
+  const calls: Record<StoreCall, (...args: never[]) => Promise<unknown>> = {
+    'catalog.createAdvertiser': (name: string, hash: string) => catalog.createAdvertiser(name, hash),
+    'catalog.findAdvertiserByKeyHash': (hash: string) => catalog.findAdvertiserByKeyHash(hash),
+    'catalog.listAdvertisers': () => catalog.listAdvertisers(),
+    'catalog.getAdvertiser': (id: number) => catalog.getAdvertiser(id),
+    'catalog.createCampaign': (advertiser: number, name: string) => catalog.createCampaign(advertiser, name),
+    'catalog.getCampaign': (id: number) => catalog.getCampaign(id),
+    'catalog.listCampaigns': (advertiser?: number) => catalog.listCampaigns(advertiser),
+    'catalog.createAd': (...args: Parameters<DuckDbCatalogStore['createAd']>) => catalog.createAd(...args),
+    'catalog.updateAd': (...args: Parameters<DuckDbCatalogStore['updateAd']>) => catalog.updateAd(...args),
+    'catalog.listAds': (advertiser?: number) => catalog.listAds(advertiser),
+    'catalog.ping': () => catalog.ping(),
+    series: (...args: Parameters<AggregateStore['series']>) => aggregates.series(...args),
+    top: (...args: Parameters<AggregateStore['top']>) => aggregates.top(...args),
+    replaceCounts: (...args: Parameters<AggregateStore['replaceCounts']>) =>
+      aggregates.replaceCounts(...args),
+    check: () => worker.check(),
+    metrics: () => metrics.registry.metrics(),
+    stop: async () => {
+      await worker.stop();
+      await log.close();
+      await reads.close();
+      await catalogDb.close();
+      await db.close();
+      setImmediate(() => port!.close());
+    },
+  };
+
+  port!.on('message', (message: ToThread) => {
+    if (message.type === 'commit-soon') {
+      worker.commitSoon();
+      return;
+    }
+    const call = calls[message.call] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    const reply =
+      call === undefined ? Promise.reject(new Error(`no call ${message.call}`)) : call(...message.args);
+    reply.then(
+      (value) => post({ type: 'reply', id: message.id, value }),
+      (err: unknown) => post({ type: 'reply', id: message.id, error: serializeError(err) }),
+    );
+  });
+  post({ type: 'ready', committedOffset: worker.committedOffset(), watermark: worker.committedWatermark() });
+}
+
+start().catch((err: unknown) => post({ type: 'start-failed', error: serializeError(err) }));

@@ -85,7 +85,9 @@ export async function openFollowedEventLog(
       inner?.onFlush(flush);
     },
   };
-  const log = await openFileEventLog(location.dir, { ...options, observer });
+  // The follower reads the segment files: copies of the last flushes for tail reads would be
+  // made on the appending thread for no reader.
+  const log = await openFileEventLog(location.dir, { ...options, observer, recentBytes: 0 });
   publish = () => cell.publish(log.durableEnd(), log.activeSegmentBase());
   publish();
   return { log, follow: { backend: 'file', dir: location.dir, durableEnd: cell.buffer } };

@@ -130,7 +130,9 @@ async function startOpening(
         clickTtlMs: config.tokens.clickTtlMs,
         now,
         metrics,
-        publicHost: `${config.http.host}:${config.http.port}`,
+        // Called per request, after listening: `url` (below) names the bound port.
+        publicUrl: () => config.http.publicUrl ?? url,
+        eventsInflightBytes: config.http.eventsInflightBytes,
       }),
       catalogRoutes: createCatalogRoutes(catalog),
       queryRoutes: createQueryRoutes({

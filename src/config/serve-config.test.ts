@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseServeConfig } from './serve-config.js';
+import { DEFAULT_EVENTS_INFLIGHT_BYTES, parsePublicUrl, parseServeConfig } from './serve-config.js';
 import { ConfigError } from './settings.js';
 
 describe('parseServeConfig', () => {
@@ -44,6 +44,10 @@ describe('parseServeConfig', () => {
     ['a bad duration', ['--click-ttl', 'forever'], {}, /--click-ttl: expected a duration/],
     ['an unknown ADTALLY_ variable', [], { ADTALLY_PROT: '1' }, /unknown environment variable ADTALLY_PROT/],
     ['a short secret', [], { ADTALLY_SECRET: 'short' }, /ADTALLY_SECRET/],
+    ['a relative public URL', ['--public-url', 'ads.example.com'], {}, /--public-url: .*not an absolute URL/],
+    ['a public URL of another scheme', [], { ADTALLY_PUBLIC_URL: 'ftp://x' }, /ADTALLY_PUBLIC_URL: .*http/],
+    ['an in-flight budget below one batch', ['--events-inflight-bytes', '1000'], {}, /at least 1048576/],
+    ['a non-numeric in-flight budget', [], { ADTALLY_EVENTS_INFLIGHT_BYTES: '64MiB' }, /positive integer/],
   ];
   for (const [name, argv, env, message] of bad) {
     it(`refuses ${name} with a one-line reason`, () => {
@@ -58,4 +62,43 @@ describe('parseServeConfig', () => {
   it('answers help', () => {
     assert.equal(parseServeConfig(['--help'], {}), 'help');
   });
+
+  it('reads the public URL and the in-flight budget, with their defaults', () => {
+    const defaults = parseServeConfig([], {});
+    assert.ok(defaults !== 'help');
+    assert.equal(defaults.http.publicUrl, undefined);
+    assert.equal(defaults.http.eventsInflightBytes, DEFAULT_EVENTS_INFLIGHT_BYTES);
+    const set = parseServeConfig(['--events-inflight-bytes', '2097152'], {
+      ADTALLY_PUBLIC_URL: 'https://Ads.Example.com/t/',
+    });
+    assert.ok(set !== 'help');
+    assert.equal(set.http.publicUrl, 'https://ads.example.com/t');
+    assert.equal(set.http.eventsInflightBytes, 2_097_152);
+  });
+});
+
+describe('parsePublicUrl', () => {
+  const good: [string, string][] = [
+    ['http://127.0.0.1:8080', 'http://127.0.0.1:8080'],
+    ['https://ads.example.com/', 'https://ads.example.com'],
+    ['https://ads.example.com:443/track/', 'https://ads.example.com/track'],
+    ['http://[::1]:9000/a/b', 'http://[::1]:9000/a/b'],
+  ];
+  for (const [raw, expected] of good) {
+    it(`takes ${raw} as ${expected}`, () => assert.equal(parsePublicUrl(raw), expected));
+  }
+  const bad = [
+    '',
+    'ads.example.com',
+    '/track',
+    'ftp://ads.example.com',
+    'javascript:alert(1)',
+    'https://user:pw@ads.example.com',
+    'https://ads.example.com/?x=1',
+    'https://ads.example.com/#top',
+    'http://',
+  ];
+  for (const raw of bad) {
+    it(`refuses ${JSON.stringify(raw)}`, () => assert.equal(typeof parsePublicUrl(raw), 'object'));
+  }
 });

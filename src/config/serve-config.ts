@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { MAX_BATCH_BYTES } from '../ingest/batch.js';
 import {
   ConfigError,
   backendSetting,
@@ -13,7 +14,17 @@ import {
 
 /** Everything `adtally serve` needs, parsed and checked once at start. */
 export interface ServeConfig {
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /**
+     * Base of the URLs GET /ad hands out (absolute http/https, no trailing slash);
+     * undefined: `http://<host>:<bound port>`, known once listening.
+     */
+    readonly publicUrl: string | undefined;
+    /** Bytes of POST /events bodies that may be in flight at once. */
+    readonly eventsInflightBytes: number;
+  };
   readonly dataDir: string;
   readonly backends: {
     readonly log: string;
@@ -32,9 +43,67 @@ export interface ServeConfig {
   readonly adminToken: string | undefined;
 }
 
+/**
+ * 64 MiB of bodies: 64 full batches at once. A 1 MiB batch of valid lines holds
+ * about 13 MiB until its answer (measured; docs/ARCHITECTURE.md), so this bounds
+ * POST /events at roughly 850 MiB over the process's base.
+ */
+export const DEFAULT_EVENTS_INFLIGHT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * An absolute http/https URL, optionally with a path prefix; kept without its
+ * trailing slash so routes append `/click?...` to it.
+ */
+export function parsePublicUrl(raw: string): string | { error: string } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { error: `"${raw}" is not an absolute URL` };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return { error: `expected an http or https URL, got ${url.protocol}` };
+  }
+  if (url.username !== '' || url.password !== '') return { error: 'must not carry credentials' };
+  if (url.search !== '' || url.hash !== '' || raw.includes('?') || raw.includes('#')) {
+    return { error: 'must not have a query or a fragment' };
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function publicUrlSetting(flag: string, env: string, help: string): SettingSpec<string> {
+  return { flag, env, help, placeholder: 'URL', parse: parsePublicUrl };
+}
+
+/** At least one full batch must fit, or a POST /events of 1 MiB could never be taken. */
+function inflightBytesSetting(flag: string, env: string, help: string): SettingSpec<number> {
+  const base = positiveIntSetting(flag, env, help);
+  return {
+    ...base,
+    placeholder: 'BYTES',
+    parse: (raw) => {
+      const value = base.parse(raw);
+      if (typeof value === 'number' && value < MAX_BATCH_BYTES) {
+        return { error: `must be at least ${MAX_BATCH_BYTES} (one full batch)` };
+      }
+      return value;
+    },
+  };
+}
+
 const SETTINGS = {
   port: portSetting('port', 'ADTALLY_PORT', 'listen port (default 8080; 0 picks a free one)'),
   host: stringSetting('host', 'ADTALLY_HOST', 'listen address (default 127.0.0.1)', 'HOST'),
+  publicUrl: publicUrlSetting(
+    'public-url',
+    'ADTALLY_PUBLIC_URL',
+    'base of the URLs GET /ad hands out (default http://<host>:<port>)',
+  ),
+  eventsInflightBytes: inflightBytesSetting(
+    'events-inflight-bytes',
+    'ADTALLY_EVENTS_INFLIGHT_BYTES',
+    `POST /events body bytes in flight, past it 503 (default ${DEFAULT_EVENTS_INFLIGHT_BYTES}: memory ~13x it)`,
+  ),
   dataDir: stringSetting('data-dir', 'ADTALLY_DATA_DIR', 'data directory (default ./data)', 'DIR'),
   log: backendSetting('log', 'ADTALLY_LOG', 'event log (default file:<data-dir>/log)', ['file:']),
   dedup: backendSetting('dedup', 'ADTALLY_DEDUP', 'dedup state (default embedded:)', ['embedded:']),
@@ -105,7 +174,12 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     throw new ConfigError('ADTALLY_ADMIN_TOKEN: must be at least 16 characters');
   }
   return {
-    http: { host: values.host ?? '127.0.0.1', port: values.port ?? 8080 },
+    http: {
+      host: values.host ?? '127.0.0.1',
+      port: values.port ?? 8080,
+      publicUrl: values.publicUrl,
+      eventsInflightBytes: values.eventsInflightBytes ?? DEFAULT_EVENTS_INFLIGHT_BYTES,
+    },
     dataDir,
     backends: {
       log: values.log ?? `file:${join(dataDir, 'log')}`,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyOutcome, isPrefetch } from './outcome.js';
+import { classifyOutcome, isPrefetch, requestPurpose } from './outcome.js';
 import { classifyUserAgent } from './user-agent.js';
 
 const CHROME =
@@ -50,6 +50,25 @@ describe('isPrefetch', () => {
     assert.equal(isPrefetch({ method: 'GET' }), false);
     assert.equal(isPrefetch({ method: 'GET', secPurpose: '' }), false);
   });
+});
+
+describe('requestPurpose', () => {
+  const cases: [Parameters<typeof requestPurpose>[0], ReturnType<typeof requestPurpose>][] = [
+    [{ method: 'GET' }, 'navigation'],
+    [{ method: 'GET', secPurpose: '' }, 'navigation'],
+    [{ method: 'GET', purpose: 'navigate' }, 'navigation'],
+    [{ method: 'HEAD' }, 'head'],
+    [{ method: 'GET', secPurpose: 'prefetch' }, 'speculative'],
+    [{ method: 'GET', secPurpose: 'prefetch;prerender' }, 'speculative'],
+    [{ method: 'GET', secPurpose: 'prefetch; anonymous-client-ip' }, 'speculative'],
+    [{ method: 'GET', purpose: 'prefetch' }, 'speculative'],
+    [{ method: 'GET', purpose: 'Prerender' }, 'speculative'],
+    [{ method: 'GET', xMoz: 'prefetch' }, 'speculative'],
+    [{ method: 'HEAD', secPurpose: 'prefetch' }, 'speculative'],
+  ];
+  for (const [signals, expected] of cases) {
+    it(`${JSON.stringify(signals)} -> ${expected}`, () => assert.equal(requestPurpose(signals), expected));
+  }
 });
 
 describe('classifyUserAgent', () => {

@@ -27,13 +27,25 @@ export interface PrefetchSignals {
 
 const PREFETCH_WORDS = /prefetch|prerender|preview/i;
 
+/**
+ * Why a request was made, as far as its headers tell: `speculative` when a
+ * Sec-Purpose / Purpose / X-Moz header names prefetch or prerender (a browser
+ * fetching ahead of a person), `head` for a HEAD request, else `navigation`.
+ * Both non-navigations are recorded as `prefetch`; they are answered apart
+ * (web/tracking-routes.ts): a speculative click must never get its redirect.
+ */
+export type RequestPurpose = 'navigation' | 'head' | 'speculative';
+
+export function requestPurpose(signals: PrefetchSignals): RequestPurpose {
+  for (const value of [signals.secPurpose, signals.purpose, signals.xMoz]) {
+    if (value !== undefined && PREFETCH_WORDS.test(value)) return 'speculative';
+  }
+  return signals.method === 'HEAD' ? 'head' : 'navigation';
+}
+
 /** A HEAD request, or a Sec-Purpose / Purpose / X-Moz header naming prefetch or prerender. */
 export function isPrefetch(signals: PrefetchSignals): boolean {
-  if (signals.method === 'HEAD') return true;
-  for (const value of [signals.secPurpose, signals.purpose, signals.xMoz]) {
-    if (value !== undefined && PREFETCH_WORDS.test(value)) return true;
-  }
-  return false;
+  return requestPurpose(signals) !== 'navigation';
 }
 
 /**

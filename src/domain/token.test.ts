@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hasValidSignature, parseToken, signToken, verifyToken, type ImpressionToken } from './token.js';
+import {
+  hasValidSignature,
+  parseToken,
+  parseTokenTs,
+  signToken,
+  verifyToken,
+  type ImpressionToken,
+} from './token.js';
 
 const SECRET = 'test-secret-0123456789';
 const TTL_SEC = 24 * 3600;
@@ -88,6 +95,41 @@ describe('parseToken', () => {
   for (const [name, override] of bad) {
     it(`rejects ${name}`, () => {
       assert.equal(parseToken({ ad: '7', imp: 'abcdefgh', ts: '123', sig, ...override }), undefined);
+    });
+  }
+});
+
+describe('parseTokenTs: canonical decimal digits only (SPEC 2)', () => {
+  const cases: [unknown, number | undefined][] = [
+    ['0', 0],
+    ['7', 7],
+    ['1700000000', 1_700_000_000],
+    ['99999999999', 99_999_999_999],
+    ['01700000000', undefined],
+    ['00', undefined],
+    ['007', undefined],
+    ['+1700000000', undefined],
+    ['-1700000000', undefined],
+    ['-0', undefined],
+    [' 1700000000', undefined],
+    ['1700000000 ', undefined],
+    ['1.7e9', undefined],
+    ['1700000000.0', undefined],
+    ['0x65', undefined],
+    ['', undefined],
+    ['100000000000', undefined],
+    [0, 0],
+    [1_700_000_000, 1_700_000_000],
+    [1.5, undefined],
+    [-1, undefined],
+    [100_000_000_000, undefined],
+    [Number.NaN, undefined],
+    [null, undefined],
+    [undefined, undefined],
+  ];
+  for (const [raw, expected] of cases) {
+    it(`${typeof raw === 'string' ? JSON.stringify(raw) : String(raw)} -> ${String(expected)}`, () => {
+      assert.equal(parseTokenTs(raw), expected);
     });
   }
 });

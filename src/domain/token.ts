@@ -15,7 +15,8 @@ export const TOKEN_EARLY_TOLERANCE_SEC = 300;
 
 const IMP_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 const AD_PATTERN = /^[1-9][0-9]{0,9}$/;
-const TS_PATTERN = /^[0-9]{1,11}$/;
+/** SPEC 2: canonical decimal digits, no sign and no leading zero ("0" itself aside). */
+const TS_PATTERN = /^(?:0|[1-9][0-9]{0,10})$/;
 const SIG_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 /** Ad ids are stored as u32 in log records and INTEGER in the store. */
 export const MAX_AD_ID = 2_147_483_647;
@@ -32,9 +33,14 @@ export function parseAdId(raw: unknown): number | undefined {
   return ad <= MAX_AD_ID ? ad : undefined;
 }
 
-/** Parses a token issue time: a non-negative integer of unix seconds. */
+/**
+ * Parses a token issue time, unix seconds: text in canonical decimal digits
+ * (the query string), or a number whose canonical spelling is such text (a
+ * JSON line), so both routes accept exactly the same values.
+ */
 export function parseTokenTs(raw: unknown): number | undefined {
-  if (typeof raw === 'number') return Number.isSafeInteger(raw) && raw >= 0 ? raw : undefined;
+  if (typeof raw === 'number')
+    return Number.isSafeInteger(raw) && TS_PATTERN.test(String(raw)) ? raw : undefined;
   if (typeof raw !== 'string' || !TS_PATTERN.test(raw)) return undefined;
   return Number(raw);
 }

@@ -68,4 +68,25 @@ describe('parseBatch', () => {
     assert.match(rejected[4]!.reason, /ahead/);
     assert.match(rejected[5]!.reason, /validity/);
   });
+
+  it('wants ad, ts and at as JSON numbers, not strings that look like them', () => {
+    const token = signToken(SECRET, 3, 'imp_12345678', TS);
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ ad: '3' }, /ad must be a JSON number/],
+      [{ ts: String(token.ts) }, /ts must be a JSON number/],
+      [{ at: String(NOW - 1000) }, /at must be a JSON number/],
+      [{ ad: true }, /ad must be a JSON number/],
+      [{ ts: null }, /ts must be a JSON number/],
+    ];
+    const { accepted, rejected } = parseBatch(cases.map(([over]) => line(over)).join('\n'), ctx);
+    assert.equal(accepted.length, 0);
+    assert.equal(rejected.length, cases.length);
+    cases.forEach(([, reason], i) => assert.match(rejected[i]!.reason, reason, `line ${i + 1}`));
+  });
+
+  it('rejects a ts number that is no canonical issue time', () => {
+    const { accepted, rejected } = parseBatch([line({ ts: -1 }), line({ ts: 1.5 })].join('\n'), ctx);
+    assert.equal(accepted.length, 0);
+    assert.equal(rejected.length, 2);
+  });
 });

@@ -2,6 +2,9 @@ import { isWithinValidity, parseToken } from '../domain/token.js';
 import type { Ad } from '../store/catalog-store.js';
 import type { IncomingEvent } from './collector.js';
 
+/** SPEC 3.1: a POST /events body is at most 1 MiB. */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
 /** How far ahead of the collector's clock a batch line's `at` may be. */
 export const MAX_AT_AHEAD_MS = 5_000;
 
@@ -28,6 +31,9 @@ function toEvent(value: unknown, ctx: BatchContext): IncomingEvent | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
   const line = value as Record<string, unknown>;
   if (line.type !== 'impression' && line.type !== 'click') return 'type must be "impression" or "click"';
+  // JSON has numbers: "7" for an ad or a ts is a sender's bug to hear about, not a spelling to guess.
+  if (line.ad !== undefined && typeof line.ad !== 'number') return 'ad must be a JSON number';
+  if (line.ts !== undefined && typeof line.ts !== 'number') return 'ts must be a JSON number';
   const token = parseToken({
     ad: line.ad,
     imp: line.imp,
@@ -39,8 +45,8 @@ function toEvent(value: unknown, ctx: BatchContext): IncomingEvent | string {
   let eventTime: number | undefined;
   if (line.at !== undefined) {
     const at = line.at;
-    if (typeof at !== 'number' || !Number.isSafeInteger(at))
-      return 'at must be integer milliseconds since epoch';
+    if (typeof at !== 'number') return 'at must be a JSON number';
+    if (!Number.isSafeInteger(at)) return 'at must be integer milliseconds since epoch';
     if (at > ctx.now + MAX_AT_AHEAD_MS) return 'at is more than 5 s ahead of the collector clock';
     if (!isWithinValidity(token.ts, at, ctx.clickTtlMs / 1000)) return 'at is outside the token validity';
     eventTime = at;

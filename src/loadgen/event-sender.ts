@@ -160,7 +160,7 @@ export class EventSender {
       const path = `/${type}?ad=${token.ad}&imp=${token.imp}&ts=${token.ts}&sig=${token.sig}`;
       const res = await deps.client.request('GET', path, this.headersFor(invalid));
       deps.stats.latency.record(res.answeredAt - scheduledAt);
-      this.checkAnswer(type, token, res);
+      this.checkAnswer(type, token, res, invalid === 'prefetch');
       deps.stats.answered++;
       onAnswer?.(res);
       const earliest = res.sentAt + this.wallOffset - deps.clockSlackMs;
@@ -187,7 +187,12 @@ export class EventSender {
     return random() < 0.5 ? `${browser}Sec-Purpose: prefetch\r\n` : `${browser}Purpose: prefetch\r\n`;
   }
 
-  private checkAnswer(type: EventType, token: SentToken, res: LoadResponse): void {
+  private checkAnswer(type: EventType, token: SentToken, res: LoadResponse, speculative: boolean): void {
+    // SPEC 3.1: a speculative click is recorded as prefetch and answered 503, never the 302.
+    if (type === 'click' && speculative) {
+      if (res.status !== 503) throw new UnexpectedAnswer(`speculative click answered ${res.status}, not 503`);
+      return;
+    }
     if (res.status >= 500) throw new UnknownFate(`${type} answered ${res.status}`);
     if (res.status !== PIXEL_OR_REDIRECT[type]) throw new UnexpectedAnswer(`${type} answered ${res.status}`);
     if (type === 'click') {

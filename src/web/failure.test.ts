@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { LogClosedError, LogPoisonedError, LogWriteError } from '../log/log-errors.js';
 import { failureResponse } from './failure.js';
-import { HttpError } from './http-io.js';
+import { ClientClosedError, HttpError } from './http-io.js';
 
 it('answers 503 with Retry-After for every event log fault, retriable or not', () => {
   for (const err of [
@@ -23,4 +23,10 @@ it('keeps a route error as it is and turns anything else into a logged 500', () 
   const bug = failureResponse(new TypeError('oops'));
   assert.equal(bug.error.status, 500);
   assert.equal(bug.logged, true);
+});
+
+it('answers a client that closed mid-request as 499, not as a logged server error', () => {
+  const { error, logged } = failureResponse(new ClientClosedError());
+  assert.equal(error.status, 499);
+  assert.equal(logged, false);
 });

@@ -149,6 +149,12 @@ function answerFailure(res: ServerResponse, err: unknown): void {
   }
   const { error, logged } = failureResponse(err);
   if (logged) console.error('adtally: request failed:', err);
+  // The client is gone (it reset or closed mid-body): nothing can be sent, but the request is
+  // still counted, as the status it ended with (499 for a client that closed).
+  if (res.destroyed) {
+    res.statusCode = error.status;
+    return;
+  }
   sendError(res, error);
 }
 

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isPrefetch } from '../domain/outcome.js';
+import { requestPurpose, type RequestPurpose } from '../domain/outcome.js';
 import { parseAdId, parseToken, signToken } from '../domain/token.js';
 import { classifyUserAgent } from '../domain/user-agent.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Collector, IncomingEvent } from '../ingest/collector.js';
-import { parseBatch } from '../ingest/batch.js';
+import { MAX_BATCH_BYTES, parseBatch } from '../ingest/batch.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { badRequest, HttpError, notFound, readBody, sendJson } from './http-io.js';
+import { ByteBudget } from './byte-budget.js';
+import { badRequest, HttpError, notFound, readBody, sendJson, utf8Text } from './http-io.js';
 
 /** The smallest transparent GIF: 1x1, one transparent palette entry. */
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -16,8 +17,19 @@ const PIXEL_HEADERS = {
   'content-length': String(PIXEL.length),
   'cache-control': 'no-store',
 };
-export const BATCH_BODY_LIMIT = 1024 * 1024;
-const HOST_PATTERN = /^[A-Za-z0-9.\-:[\]]{1,255}$/;
+export const BATCH_BODY_LIMIT = MAX_BATCH_BYTES;
+/** The answer to a speculative click: see `click` below. */
+const SPECULATIVE_BODY = JSON.stringify({
+  error: {
+    code: 'speculative_request',
+    message: 'a click is not followed on a prefetch or prerender; it is followed when it is made',
+  },
+});
+const SPECULATIVE_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'content-length': String(Buffer.byteLength(SPECULATIVE_BODY)),
+  'cache-control': 'no-store',
+};
 
 export interface TrackingDeps {
   readonly catalog: Catalog;
@@ -26,8 +38,14 @@ export interface TrackingDeps {
   readonly clickTtlMs: number;
   readonly now: () => number;
   readonly metrics: Metrics;
-  /** host:port to build absolute URLs with when the Host header is unusable. */
-  readonly publicHost: string;
+  /**
+   * The base of the URLs GET /ad hands out (absolute, no trailing slash), never
+   * taken from the request's Host (SPEC 3.1). A function: the default names the
+   * bound port, known only once the server listens.
+   */
+  readonly publicUrl: () => string;
+  /** How many bytes of POST /events bodies may be in flight at once (memory bound). */
+  readonly eventsInflightBytes: number;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -35,11 +53,22 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Whether a request is a person's navigation, a HEAD or a browser's speculation. */
+function purposeOf(req: IncomingMessage): RequestPurpose {
+  return requestPurpose({
+    method: req.method ?? 'GET',
+    secPurpose: header(req, 'sec-purpose'),
+    purpose: header(req, 'purpose'),
+    xMoz: header(req, 'x-moz'),
+  });
+}
+
 /** Reads the token and request facts shared by /impression and /click. */
 function incomingFromQuery(
   req: IncomingMessage,
   type: 'impression' | 'click',
   query: URLSearchParams,
+  purpose: RequestPurpose,
 ): IncomingEvent | undefined {
   const ad = parseAdId(query.get('ad'));
   if (ad === undefined) return undefined;
@@ -54,12 +83,7 @@ function incomingFromQuery(
     }),
     rawImp: query.get('imp') ?? '',
     userAgent: classifyUserAgent(req.headers['user-agent']),
-    prefetch: isPrefetch({
-      method: req.method ?? 'GET',
-      secPurpose: header(req, 'sec-purpose'),
-      purpose: header(req, 'purpose'),
-      xMoz: header(req, 'x-moz'),
-    }),
+    prefetch: purpose !== 'navigation',
     clientIp: req.socket.remoteAddress ?? '',
     source: req.method === 'HEAD' ? 'head' : 'get',
   };
@@ -67,23 +91,35 @@ function incomingFromQuery(
 
 export function createTrackingRoutes(deps: TrackingDeps) {
   const { catalog, collector, metrics } = deps;
+  const eventsBudget = new ByteBudget(deps.eventsInflightBytes);
 
-  /** GET|HEAD /impression: the pixel, always, once the event (if any) is durable. */
+  /**
+   * GET|HEAD /impression: the pixel, always, once the event (if any) is durable;
+   * a speculative fetch too (SPEC 3.1: "whatever the token's fate"), recorded as
+   * prefetch. A pixel is no navigation, so answering it cannot swallow a click.
+   */
   async function impression(
     req: IncomingMessage,
     res: ServerResponse,
     query: URLSearchParams,
   ): Promise<void> {
-    const incoming = incomingFromQuery(req, 'impression', query);
+    const incoming = incomingFromQuery(req, 'impression', query, purposeOf(req));
     if (incoming === undefined) metrics.recordEvent('impression', 'malformed');
     else await collector.record(incoming);
     res.writeHead(200, PIXEL_HEADERS);
     res.end(req.method === 'HEAD' ? undefined : PIXEL);
   }
 
-  /** GET|HEAD /click: 302 to the catalog's URL (never 301, never a URL from the request). */
+  /**
+   * GET|HEAD /click: 302 to the catalog's URL (never 301, never a URL from the
+   * request). A speculative request (prefetch, prerender) is recorded as
+   * prefetch and answered 503, never the 302: Chromium shows a speculated
+   * redirect's landing page from its cache when the person then clicks, and
+   * that click would never reach us; a 503 makes it drop the speculation.
+   */
   async function click(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
-    const incoming = incomingFromQuery(req, 'click', query);
+    const purpose = purposeOf(req);
+    const incoming = incomingFromQuery(req, 'click', query, purpose);
     if (incoming === undefined) {
       metrics.recordEvent('click', 'malformed');
       throw badRequest('ad must be a positive integer');
@@ -93,33 +129,47 @@ export function createTrackingRoutes(deps: TrackingDeps) {
       throw new HttpError(404, 'unknown_ad', `ad ${incoming.ad} does not exist`, {
         'cache-control': 'no-store',
       });
+    if (purpose === 'speculative') {
+      res.writeHead(503, SPECULATIVE_HEADERS);
+      res.end(req.method === 'HEAD' ? undefined : SPECULATIVE_BODY);
+      return;
+    }
     res.writeHead(302, { location: ad.targetUrl, 'cache-control': 'no-store', 'content-length': '0' });
     res.end();
   }
 
-  /** POST /events: NDJSON batch; 202 once every accepted line is durable. */
+  /**
+   * POST /events: NDJSON batch; 202 once every accepted line is durable. The
+   * body's bytes are covered by the in-flight budget before they are read and
+   * until the answer is out (the parsed lines live that long); past it, 503.
+   */
   async function events(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req, BATCH_BODY_LIMIT);
-    const { accepted, rejected } = parseBatch(body.toString('utf8'), {
-      lookupAd: (id) => catalog.adById(id),
-      now: deps.now(),
-      clickTtlMs: deps.clickTtlMs,
-      clientIp: req.socket.remoteAddress ?? '',
-    });
-    // All lines go into the same group commit: one fsync for the whole batch.
-    await Promise.all(accepted.map((event) => collector.record(event)));
-    metrics.batchLines.labels('accepted').inc(accepted.length);
-    metrics.batchLines.labels('rejected').inc(rejected.length);
-    sendJson(
-      res,
-      202,
-      { accepted: accepted.length, rejected: rejected.length, errors: rejected.slice(0, 20) },
-      { 'cache-control': 'no-store' },
-    );
+    const reservation = eventsBudget.open();
+    try {
+      const body = utf8Text(await readBody(req, BATCH_BODY_LIMIT, reservation));
+      const { accepted, rejected } = parseBatch(body, {
+        lookupAd: (id) => catalog.adById(id),
+        now: deps.now(),
+        clickTtlMs: deps.clickTtlMs,
+        clientIp: req.socket.remoteAddress ?? '',
+      });
+      // All lines go into the same group commit: one fsync for the whole batch.
+      await Promise.all(accepted.map((event) => collector.record(event)));
+      metrics.batchLines.labels('accepted').inc(accepted.length);
+      metrics.batchLines.labels('rejected').inc(rejected.length);
+      sendJson(
+        res,
+        202,
+        { accepted: accepted.length, rejected: rejected.length, errors: rejected.slice(0, 20) },
+        { 'cache-control': 'no-store' },
+      );
+    } finally {
+      reservation.release();
+    }
   }
 
   /** GET /ad: a fresh signed token for one active ad. */
-  function ad(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {
+  function ad(_req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {
     const rawCampaign = query.get('campaign');
     const campaignId = rawCampaign === null ? undefined : parseAdId(rawCampaign);
     if (rawCampaign !== null && campaignId === undefined)
@@ -133,8 +183,7 @@ export function createTrackingRoutes(deps: TrackingDeps) {
       randomBytes(16).toString('base64url'),
       Math.floor(deps.now() / 1000),
     );
-    const hostHeader = req.headers.host;
-    const base = `http://${hostHeader !== undefined && HOST_PATTERN.test(hostHeader) ? hostHeader : deps.publicHost}`;
+    const base = deps.publicUrl();
     const params = new URLSearchParams({
       ad: String(token.ad),
       imp: token.imp,

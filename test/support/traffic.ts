@@ -316,10 +316,13 @@ export class Traffic {
     return r;
   }
 
-  /** GET|HEAD /click; must answer 302 (404 for an unknown ad). */
+  /** GET|HEAD /click; must answer 302 (404 for an unknown ad, 503 for a speculative request). */
   async click(ad: number, imp: string, o: HitOptions = {}) {
     const r = await this.hit('click', ad, imp, o);
-    const want = this.knownAds.has(ad) ? 302 : 404;
+    const speculative = Object.entries(o.headers ?? {}).some(
+      ([k, v]) => /^(sec-)?purpose$/i.test(k) && /prefetch|prerender/i.test(v),
+    );
+    const want = !this.knownAds.has(ad) ? 404 : speculative ? 503 : 302;
     if (r.res.status !== want) throw new Error(`/click of ad ${ad} answered ${r.res.status}, not ${want}`);
     return r;
   }

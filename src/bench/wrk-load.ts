@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { BROWSER_HEADER, trackingPaths, type LoadFigures } from './request-load.js';
-import { parseWrkOutput, type WrkOutput } from './wrk-output.js';
+import { parseWrkOutput, type WrkOutput, type WrkScriptLine } from './wrk-output.js';
 
 const run = promisify(execFile);
 const SCRIPTS = resolve(import.meta.dirname, '../../../scripts');
@@ -61,8 +61,11 @@ export interface WrkRun {
 /** wrk takes whole seconds. */
 export const wrkSeconds = (ms: number): number => Math.max(1, Math.round(ms / 1_000));
 
+/** A run of wrk-signed-clicks.lua: its done() line is always there. */
+export type ScriptedWrkOutput = WrkOutput & { readonly script: WrkScriptLine };
+
 /** One `wrk -t1 --latency` run walking the paths file; a report wrk did not print is a fault. */
-export async function runWrk(url: string, load: WrkRun): Promise<WrkOutput> {
+export async function runWrk(url: string, load: WrkRun): Promise<ScriptedWrkOutput> {
   const seconds = wrkSeconds(load.durationMs);
   const args = [
     '-t1',
@@ -80,10 +83,13 @@ export async function runWrk(url: string, load: WrkRun): Promise<WrkOutput> {
     load.pathsFile,
     String(load.skip),
   ];
-  const { stdout } = await run('wrk', args, { timeout: (seconds + 60) * 1_000, maxBuffer: 1 << 20 });
+  const { stdout, stderr } = await run('wrk', args, { timeout: (seconds + 60) * 1_000, maxBuffer: 1 << 20 });
   const parsed = parseWrkOutput(stdout);
-  if ('rejected' in parsed) throw new Error(`wrk ${args.join(' ')}: ${parsed.rejected}\n${stdout}`);
-  return parsed;
+  // wrk that cannot load its script warns and goes on with a plain GET of the URL: not this run.
+  const fault =
+    'rejected' in parsed ? parsed.rejected : parsed.script === undefined ? 'the script did not run' : '';
+  if (fault !== '') throw new Error(`wrk ${args.join(' ')}: ${fault}\n${stdout}${stderr}`);
+  return parsed as ScriptedWrkOutput;
 }
 
 /** A wrk run in the figures of the bench's own client, plus what only wrk tells. */
@@ -120,7 +126,7 @@ export async function driveWithWrk(url: string, load: WrkLoad): Promise<WrkFigur
   let skip = 0;
   if (load.warmupMs > 0) {
     const warmup = await runWrk(url, { ...base, skip: 0, durationMs: load.warmupMs });
-    skip = Math.min(warmup.script?.paths ?? 0, load.pathCount);
+    skip = Math.min(warmup.script.paths, load.pathCount);
   }
   const before = await load.validClicks?.();
   const out = await runWrk(url, { ...base, skip, durationMs: load.durationMs });
@@ -130,9 +136,8 @@ export async function driveWithWrk(url: string, load: WrkLoad): Promise<WrkFigur
   const answered = out.requests - out.non2xx3xx;
   const sent = out.requests + socketFailures;
   const failed = out.non2xx3xx + socketFailures;
-  const consumed = out.script?.paths ?? out.requests;
   // The script's duration is exact; the text's is rounded to 3 digits.
-  const elapsedMs = out.script === undefined ? out.durationSeconds * 1_000 : out.script.durationUs / 1_000;
+  const elapsedMs = out.script.durationUs / 1_000;
   return {
     sent,
     answered,
@@ -142,12 +147,12 @@ export async function driveWithWrk(url: string, load: WrkLoad): Promise<WrkFigur
     elapsedMs,
     p50: out.latencyMs.p50,
     p99: out.latencyMs.p99,
-    p999: out.script === undefined ? Number.NaN : out.script.p999Us / 1_000,
+    p999: out.script.p999Us / 1_000,
     max: out.latencyMs.max,
     requestsPerSecond: out.requestsPerSecond,
     non2xx3xx: out.non2xx3xx,
     socketErrors: errors,
-    repeatedPaths: Math.max(0, skip + consumed - load.pathCount),
+    repeatedPaths: Math.max(0, skip + out.script.paths - load.pathCount),
     validClicks: before === undefined || after === undefined ? null : after - before,
   };
 }

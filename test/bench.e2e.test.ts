@@ -66,6 +66,7 @@ describe('adtally bench', () => {
         assert.ok((result[key] as number) > 0, key);
       }
       assert.ok(wrk!.ingest![0]!.validClicks > 0, 'the signed paths are valid clicks to adtally');
+      assert.equal(run.stderr.match(/signed click paths/g)?.length, 1, 'one file signed for both servers');
       assert.match(report, /\| ingest-max \(wrk\): [^|]+\| bare [\d,]+ req\/s, adtally [\d,]+ clicks\/s \|/);
       assert.match(report, /Why the two ingest-max ratios differ: /);
     } else {

@@ -76,7 +76,9 @@ async function alternate(ctx: BenchContext, dir: string): Promise<WrkRuns> {
   const pathCount = ((warmupMs + wrkSeconds(plan.throughputMs) * 1_000) / 1_000) * PATHS_PER_SECOND;
   const pathsFile = join(dir, 'click-paths.txt');
   let signedFor = '';
-  const pathsFor = async (ads: readonly number[]): Promise<void> => {
+  const pathsFor = async (unordered: readonly number[]): Promise<void> => {
+    // createAds makes them concurrently: the same ids, in any order.
+    const ads = [...unordered].sort((a, b) => a - b);
     if (ads.join(',') === signedFor) return;
     const started = performance.now();
     await writeClickPaths(pathsFile, ads, BENCH_SECRET, pathCount);

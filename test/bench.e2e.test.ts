@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -15,6 +16,12 @@ const NUMBER_KEYS = [
   'direct_db_failure_rate',
   'adtally_failure_rate',
 ];
+/** ingest-wrk's keys: numbers wherever wrk is installed or can be (CI is root); else the skip says why. */
+const WRK_KEYS = ['baseline_rps_wrk', 'ingest_rps_wrk', 'ingest_ratio_wrk'];
+
+function wrkInstallable(): boolean {
+  return process.getuid?.() === 0 || spawnSync('wrk', ['--version']).error === undefined;
+}
 
 describe('adtally bench', () => {
   const dir = makeDataDir('adtally-bench-test-');
@@ -51,6 +58,21 @@ describe('adtally bench', () => {
     assert.ok((result.baseline_rps as number) > 0 && (result.ingest_rps as number) > 0);
     const report = readFileSync(docs, 'utf8');
     assert.match(report, /\| ingest-max: durable clicks\/s/);
+    const wrk = (result.scenarios as { wrk?: { skipped?: string; ingest?: { validClicks: number }[] } }).wrk;
+    if (wrkInstallable()) {
+      assert.equal(wrk?.skipped, undefined, 'ingest-wrk ran');
+      for (const key of WRK_KEYS) {
+        assert.equal(typeof result[key], 'number', key);
+        assert.ok((result[key] as number) > 0, key);
+      }
+      assert.ok(wrk!.ingest![0]!.validClicks > 0, 'the signed paths are valid clicks to adtally');
+      assert.equal(run.stderr.match(/signed click paths/g)?.length, 1, 'one file signed for both servers');
+      assert.match(report, /\| ingest-max \(wrk\): [^|]+\| bare [\d,]+ req\/s, adtally [\d,]+ clicks\/s \|/);
+      assert.match(report, /Why the two ingest-max ratios differ: /);
+    } else {
+      for (const key of WRK_KEYS) assert.equal(result[key], null, key);
+      assert.match(report, /\| ingest-max \(wrk\): [^|]+\| skipped: .+\|/);
+    }
     assert.match(report, /!\[p99 latency against offered rate\]\(benchmarks-latency\.svg\)/);
     assert.match(readFileSync(join(dir, 'docs', 'benchmarks-latency.svg'), 'utf8'), /^<svg/);
     assert.match(run.stdout, /"ingest_ratio"/);

@@ -10,6 +10,7 @@ import {
 export const SCENARIOS = [
   'baseline',
   'ingest-max',
+  'ingest-wrk',
   'latency-10k',
   'freshness',
   'query',
@@ -23,7 +24,10 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export interface BenchPlan {
   /** Runs of each measured scenario; figures are their medians. */
   readonly runs: number;
-  /** Closed-loop saturation (baseline, ingest-max) and the 10k clicks/s latency run. */
+  /**
+   * Closed-loop saturation (baseline, ingest-max, ingest-wrk: wrk rounds it to
+   * whole seconds) and the 10k clicks/s latency run.
+   */
   readonly throughputMs: number;
   readonly connections: number;
   /** Offered rates of the latency-against-rate chart, bare and adtally. */

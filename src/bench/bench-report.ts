@@ -1,6 +1,7 @@
 import type { BenchResult } from './bench-result.js';
 import { median } from './bench-result.js';
 import type { LoadFigures } from './request-load.js';
+import type { WrkFigures } from './wrk-load.js';
 import { renderLineChart } from './svg-chart.js';
 
 const int = (v: number | null | undefined): string =>
@@ -34,6 +35,61 @@ export function latencyChart(result: BenchResult): string | undefined {
   });
 }
 
+/** The headline row of `ingest-wrk`: both servers under wrk, and adtally's share. */
+function wrkRow(result: BenchResult): string[] {
+  const name = 'ingest-max (wrk): the same saturation, wrk -t1 -c64 as the client';
+  const wrk = result.scenarios.wrk;
+  if (wrk !== undefined && 'skipped' in wrk)
+    return [name, `skipped: ${wrk.skipped}`, '≥ 60 % of baseline', 'n/a', ''];
+  const ratio = result.ingest_ratio_wrk;
+  return [
+    name,
+    `bare ${int(result.baseline_rps_wrk)} req/s, adtally ${int(result.ingest_rps_wrk)} clicks/s`,
+    '≥ 60 % of baseline',
+    met(ratio === null ? null : ratio >= 0.6),
+    ratio === null ? 'n/a' : `${(ratio * 100).toFixed(0)} % of wrk's baseline`,
+  ];
+}
+
+function wrkRuns(wrk: BenchResult['scenarios']['wrk']): string {
+  if (wrk === undefined) return 'not run';
+  if ('skipped' in wrk) return `skipped: ${wrk.skipped}`;
+  const detail = (r: WrkFigures): string =>
+    `p99 ${ms(r.p99, 1)}, ${int(r.failed)} failed, ${int(r.repeatedPaths)} repeated paths`;
+  return wrk.baseline
+    .map((b, i) => {
+      const a = wrk.ingest[i];
+      const ours =
+        a === undefined
+          ? ''
+          : ` vs adtally ${int(a.answeredPerSecond)} clicks/s (${detail(a)}, ${int(a.validClicks)} valid clicks)`;
+      return `bare ${int(b.answeredPerSecond)} req/s (${detail(b)})${ours}`;
+    })
+    .join('; ');
+}
+
+/** Why ingest_ratio and ingest_ratio_wrk are not the same figure, with this run's numbers. */
+function whyRatiosDiffer(result: BenchResult): string[] {
+  const { baseline_rps: base, ingest_rps: ours, baseline_rps_wrk: baseWrk, ingest_rps_wrk: oursWrk } = result;
+  if (base === null || ours === null || baseWrk === null || oursWrk === null) return [];
+  const apart = Math.abs(oursWrk - ours) / Math.max(oursWrk, ours);
+  const moved =
+    apart <= 0.15
+      ? `, within ${(apart * 100).toFixed(0)} % of each other`
+      : ` (${(apart * 100).toFixed(0)} % apart: that part is the machine's noise or the two clients' ` +
+        'different share of the cores, not the ceiling)';
+  return [
+    'Why the two ingest-max ratios differ: the bare server answers as fast as its client sends, so ' +
+      `its figure is the client's ceiling as much as the server's. wrk (C, one thread) drove it to ` +
+      `${int(baseWrk)} req/s, the bench's own Node client to ${int(base)}, each on the same 2 cores as ` +
+      `the server. adtally, bound by its own work (fsync, aggregation), answered ${int(oursWrk)} clicks/s ` +
+      `to wrk and ${int(ours)} to the Node client${moved}; the same adtally under a higher ceiling is a ` +
+      `smaller share (${pct(result.ingest_ratio_wrk)} against ${pct(result.ingest_ratio)}). SPEC 6's 60 % ` +
+      'is judged on both.',
+    '',
+  ];
+}
+
 /** docs/BENCHMARKS.md: headline table against SPEC 6, every run, the chart, the machine, then hand-written notes. */
 export function benchmarksMarkdown(
   result: BenchResult,
@@ -59,6 +115,7 @@ export function benchmarksMarkdown(
       met(result.ingest_ratio === null ? null : result.ingest_ratio >= 0.6),
       ratioTo(result.ingest_rps, base),
     ],
+    wrkRow(result),
     [
       `latency-10k: /click at ${int(lat === undefined ? null : 10_000)} clicks/s offered`,
       `p50 ${ms(medianOf(lat, (r) => r.p50))}, p99 ${ms(result.click_p99_ms_at_10k)}, p99.9 ${ms(medianOf(lat, (r) => r.p999))}`,
@@ -144,10 +201,12 @@ export function benchmarksMarkdown(
     '|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',
+    ...whyRatiosDiffer(result),
     '## Runs',
     '',
     `- baseline: ${runsOf(s.baseline, (r) => `${int(r.answeredPerSecond)} req/s`)}`,
     `- ingest-max: ${runsOf(s.ingest, (r) => `${int(r.answeredPerSecond)} clicks/s (p99 ${ms(r.p99, 1)})`)}`,
+    `- ingest-max (wrk): ${wrkRuns(s.wrk)}`,
     `- latency-10k: ${runsOf(lat, (r) => `p99 ${ms(r.p99)} at ${int(r.answeredPerSecond)}/s`)}`,
     `- freshness: ${runsOf(s.freshness, (r) => `p99 ${ms(r.p99, 0)} (${r.samples} clicks)`)}`,
     `- query: ${runsOf(q, (r) => `p99 ${ms(r.queries.p99, 1)} (${int(r.queries.answered)} queries, ${r.queries.failed} failed)`)}`,

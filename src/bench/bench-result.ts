@@ -4,11 +4,14 @@ import type { ReplayResult } from './replay-aggregate.js';
 import type { LoadFigures } from './request-load.js';
 import type { DirectDbRun, FreshnessRun, SweepPoint } from './scenarios.js';
 import type { QueryRun } from './stored-data-scenarios.js';
+import type { WrkRuns } from './wrk-scenario.js';
 
 /** What each scenario measured, run by run; absent when the scenario was not run. */
 export interface ScenarioRuns {
   baseline?: LoadFigures[];
   ingest?: LoadFigures[];
+  /** `ingest-wrk`: baseline and ingest-max again with wrk as the client, or why not. */
+  wrk?: WrkRuns;
   sweep?: { bare: SweepPoint[]; adtally: SweepPoint[] };
   latency10k?: LoadFigures[];
   freshness?: FreshnessRun[];
@@ -31,6 +34,10 @@ export interface Headline {
   baseline_rps: number | null;
   ingest_rps: number | null;
   ingest_ratio: number | null;
+  /** The same saturation with wrk as the client (ingest-wrk); null when not run or skipped. */
+  baseline_rps_wrk: number | null;
+  ingest_rps_wrk: number | null;
+  ingest_ratio_wrk: number | null;
   click_p99_ms_at_10k: number | null;
   freshness_p99_ms: number | null;
   query_p99_ms: number | null;
@@ -61,6 +68,8 @@ const medianOf = <T>(runs: readonly T[] | undefined, pick: (run: T) => number): 
   runs === undefined || runs.length === 0 ? null : round(median(runs.map(pick)));
 
 const round = (v: number): number => Math.round(v * 1000) / 1000;
+const ratio = (part: number | null, whole: number | null): number | null =>
+  part === null || whole === null || whole === 0 ? null : round(part / whole);
 
 /** Failed over sent, across every run: a rate of rare events is better pooled than a median. */
 function pooledFailureRate(runs: readonly LoadFigures[]): number {
@@ -71,10 +80,16 @@ function pooledFailureRate(runs: readonly LoadFigures[]): number {
 export function headline(s: ScenarioRuns): Headline {
   const baseline = medianOf(s.baseline, (r) => r.answeredPerSecond);
   const ingest = medianOf(s.ingest, (r) => r.answeredPerSecond);
+  const wrk = s.wrk === undefined || 'skipped' in s.wrk ? undefined : s.wrk;
+  const baselineWrk = medianOf(wrk?.baseline, (r) => r.answeredPerSecond);
+  const ingestWrk = medianOf(wrk?.ingest, (r) => r.answeredPerSecond);
   return {
     baseline_rps: baseline,
     ingest_rps: ingest,
-    ingest_ratio: baseline === null || ingest === null ? null : round(ingest / baseline),
+    ingest_ratio: ratio(ingest, baseline),
+    baseline_rps_wrk: baselineWrk,
+    ingest_rps_wrk: ingestWrk,
+    ingest_ratio_wrk: ratio(ingestWrk, baselineWrk),
     click_p99_ms_at_10k: medianOf(s.latency10k, (r) => r.p99),
     freshness_p99_ms: medianOf(s.freshness, (r) => r.p99),
     query_p99_ms: medianOf(s.query, (r) => r.queries.p99),

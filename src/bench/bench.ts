@@ -15,6 +15,7 @@ import {
   type BenchContext,
 } from './scenarios.js';
 import { aggregate, exactness, query } from './stored-data-scenarios.js';
+import { throughputWithWrk } from './wrk-scenario.js';
 
 function currentCommit(): string {
   try {
@@ -58,6 +59,7 @@ export async function runBench(
     s.baseline = baseline;
     if (wants('ingest-max')) s.ingest = ingest;
   }
+  if (wants('ingest-wrk')) s.wrk = await throughputWithWrk(ctx);
   if (wants('latency-10k')) {
     s.latency10k = await latencyAtRate(ctx);
     s.sweep = await latencySweep(ctx);

@@ -17,11 +17,11 @@ export interface BenchContext {
   readonly progress: (line: string) => void;
 }
 
-const AD_COUNT = 100;
+export const AD_COUNT = 100;
 const TIMEOUT_MS = 10_000;
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const ids = (n: number, from = 1): number[] => Array.from({ length: n }, (_, i) => from + i);
+export const ids = (n: number, from = 1): number[] => Array.from({ length: n }, (_, i) => from + i);
 
 /** Valid clicks with every connection busy: the saturated throughput of one server. */
 function saturate(url: string, adIds: readonly number[], plan: BenchPlan): Promise<LoadFigures> {

@@ -109,7 +109,7 @@ export class Metrics implements LogFlushObserver {
 
   readonly dedupSize = new Gauge({
     name: 'adtally_dedup_entries',
-    help: 'Impression ids (per kind) the dedup state remembers',
+    help: 'Impressions (ad, imp), per kind, the dedup state remembers',
     registers: [this.registry],
   });
 

@@ -47,7 +47,7 @@ void test('a commit that fails mid-stream is retried from the last commit: every
     // Fault injection: the first two commits fail (the store stays real).
     const flaky: AggregateStore = {
       loadCheckpoint: (c) => store.loadCheckpoint(c),
-      loadDedup: (h) => store.loadDedup(h),
+      loadDedup: (h, read) => store.loadDedup(h, read),
       series: (...a) => store.series(...a),
       top: (...a) => store.top(...a),
       replaceCounts: (rows) => store.replaceCounts(rows),

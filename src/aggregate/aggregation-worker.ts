@@ -4,6 +4,7 @@ import type { AggregationMetrics } from '../metrics/aggregation-metrics.js';
 import type { AggregateStore, MinuteDelta } from '../store/aggregate-store.js';
 import type { DedupBackend } from '../dedup/dedup-backend.js';
 import { DedupIndex } from './dedup-index.js';
+import { logEventReader } from './log-event-reader.js';
 import { MinuteAggregator } from './minute-aggregator.js';
 
 export interface AggregationWorkerOptions {
@@ -79,7 +80,7 @@ export class AggregationWorker {
    * was read or applied since is dropped and will be read again.
    */
   private async restore(): Promise<void> {
-    const { store, consumer, dedup, allowedLatenessMs, clickTtlMs, log } = this.options;
+    const { store, consumer, dedup, allowedLatenessMs, clickTtlMs, log, metrics } = this.options;
     const checkpoint = await store.loadCheckpoint(consumer);
     const maxEventTime = checkpoint?.maxEventTime;
     const horizon = maxEventTime === undefined ? -Infinity : maxEventTime - allowedLatenessMs;
@@ -87,8 +88,10 @@ export class AggregationWorker {
       allowedLatenessMs,
       clickTtlMs,
       maxEventTime,
-      dedup: new DedupIndex(await dedup.load(horizon)),
+      dedup: new DedupIndex(await dedup.load(horizon, logEventReader(log))),
     });
+    // Right from the first scrape, not only from the first flush.
+    metrics.dedupSize.set(this.aggregator.dedupSize());
     this.offset = checkpoint?.offset ?? log.startOffset();
     this.committed = { offset: this.offset, maxEventTime };
     this.pendingEvents = 0;

@@ -14,16 +14,26 @@ const SEEDS = 300;
  * A log as collectors would write it: receive times that mostly rise, with
  * reordering up to twice the lateness (so some events are late); outcomes as
  * the collector classifies them, `expired` whenever the event time is outside
- * the token's validity; a few unknown ads.
+ * the token's validity; a few unknown ads; some imps shared by several ads.
  */
 function generateLog(rand: () => number): TrackedEvent[] {
   const n = 1 + Math.floor(rand() * 400);
   const ads = 1 + Math.floor(rand() * 4);
-  const imps = Array.from({ length: 2 + Math.floor(rand() * 40) }, (_, i) => ({
-    imp: `imp-${i.toString().padStart(8, '0')}`,
-    ad: 1 + Math.floor(rand() * ads),
-    tokenTs: Math.floor((T - 60_000 + rand() * 660_000) / 1000),
-  }));
+  const imps: { imp: string; ad: number; tokenTs: number }[] = [];
+  const impressions = new Set<string>();
+  for (let i = 0, n = 2 + Math.floor(rand() * 40); i < n; i++) {
+    // A quarter of the tokens reuse an earlier token's imp on another ad: another impression. (The
+    // same ad and imp signed again at another ts is not generated: dedup remembers an impression
+    // for its token's TTL only, SPEC 2.)
+    const shared = i > 0 && rand() < 0.25 ? imps[Math.floor(rand() * i)]! : undefined;
+    const ad = 1 + Math.floor(rand() * ads);
+    const imp =
+      shared !== undefined && !impressions.has(`${ad}/${shared.imp}`)
+        ? shared.imp
+        : `imp-${i.toString().padStart(8, '0')}`;
+    impressions.add(`${ad}/${imp}`);
+    imps.push({ imp, ad, tokenTs: Math.floor((T - 60_000 + rand() * 660_000) / 1000) });
+  }
   const events: TrackedEvent[] = [];
   let clock = T;
   for (let i = 0; i < n; i++) {
@@ -47,6 +57,17 @@ function generateLog(rand: () => number): TrackedEvent[] {
     );
   }
   return events;
+}
+
+/** How many (type, imp) have valid events on more than one ad. */
+function billedOnSeveralAds(events: readonly TrackedEvent[]): number {
+  const ads = new Map<string, Set<number>>();
+  for (const e of events) {
+    if (e.outcome !== 'ok') continue;
+    const key = `${e.type}/${e.imp}`;
+    ads.set(key, (ads.get(key) ?? new Set()).add(e.ad));
+  }
+  return [...ads.values()].filter((set) => set.size > 1).length;
 }
 
 interface CrashRun {
@@ -94,9 +115,11 @@ describe('exactly once across crashes (seeded property test)', () => {
     let crashes = 0;
     let expired = 0;
     let late = 0;
+    let sharedImps = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const rand = mulberry32(seed);
       const events = generateLog(rand);
+      sharedImps += billedOnSeveralAds(events);
       const run = runWithCrashes(events, rand);
       const clean = asRecord(cleanRun(OPTIONS, events));
       assert.deepEqual(asRecord(oracle(events)), clean, `seed ${seed}: clean run vs oracle`);
@@ -110,5 +133,6 @@ describe('exactly once across crashes (seeded property test)', () => {
     assert.ok(crashes > SEEDS, `crashes: ${crashes}`);
     assert.ok(expired > 0, `expired dedup entries: ${expired}`);
     assert.ok(late > 0, `late events: ${late}`);
+    assert.ok(sharedImps > SEEDS, `imps valid on several ads: ${sharedImps}`);
   });
 });

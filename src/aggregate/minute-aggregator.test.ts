@@ -30,6 +30,16 @@ const ROWS: Row[] = [
   ['prefetch click', 'click', 1, 'imp-A0000000', 'prefetch', 6_000, 'clickPrefetch'],
   ['first valid click, after invalid ones', 'click', 1, 'imp-A0000000', 'ok', 10_000, 'clicks'],
   ['second valid click', 'click', 1, 'imp-A0000000', 'ok', 11_000, 'clickDuplicate'],
+  [
+    'the same imp clicked on another ad: another impression',
+    'click',
+    2,
+    'imp-A0000000',
+    'ok',
+    11_200,
+    'clicks',
+  ],
+  ['its second click on that ad', 'click', 2, 'imp-A0000000', 'ok', 11_400, 'clickDuplicate'],
   ['impression of another ad', 'impression', 2, 'imp-B0000000', 'ok', 12_000, 'impressions'],
   ['bot impression', 'impression', 2, 'imp-B0000000', 'bot', 13_000, 'impressionBot'],
   ['prefetch impression', 'impression', 2, 'imp-B0000000', 'prefetch', 14_000, 'impressionPrefetch'],
@@ -109,8 +119,12 @@ describe('MinuteAggregator', () => {
     assert.equal(drained.events, ROWS.length);
     assert.equal(drained.lateEvents, 2);
     assert.equal(drained.maxEventTime, T + 71_000);
-    assert.equal(drained.newDedupEntries.length, 7, 'impressions A, B, C and clicks A, B, C, D');
-    assert.equal(agg.dedupSize(), 7);
+    assert.equal(
+      drained.newDedupEntries.length,
+      8,
+      'impressions 1/A, 2/B, 1/C and clicks 1/A, 2/A, 2/B, 1/C, 1/D',
+    );
+    assert.equal(agg.dedupSize(), 8);
     const next = agg.drain();
     assert.deepEqual(
       [next.deltas.size, next.newDedupEntries.length, next.events, next.lateEvents],

@@ -120,7 +120,7 @@ export class MinuteAggregator {
     switch (outcome) {
       case 'ok': {
         const expiresAt = event.tokenTs * 1000 + this.#expiryOffsetMs;
-        const first = this.#dedup.decide(event.type, event.imp, offset, expiresAt) === 'first';
+        const first = this.#dedup.decide(event.type, event.ad, event.imp, offset, expiresAt) === 'first';
         if (click) {
           if (first) c.clicks++;
           else c.clickDuplicate++;
@@ -228,7 +228,7 @@ export class MinuteAggregator {
     return horizon === undefined ? 0 : this.#dedup.expire(horizon);
   }
 
-  /** How many (kind, imp) entries dedup remembers (for the metric). */
+  /** How many (kind, ad, imp) entries dedup remembers (for the metric). */
   dedupSize(): number {
     return this.#dedup.size;
   }

@@ -76,8 +76,10 @@ export function oracle(events: readonly TrackedEvent[]): Totals {
     const click = e.type === 'click';
     let field: CountField;
     if (e.outcome === 'ok') {
-      const first = !seen.has(`${e.type}/${e.imp}`);
-      seen.add(`${e.type}/${e.imp}`);
+      // An impression is the pair (ad, imp) (SPEC 1).
+      const key = `${e.type}/${e.ad}/${e.imp}`;
+      const first = !seen.has(key);
+      seen.add(key);
       if (click) field = first ? 'clicks' : 'clickDuplicate';
       else field = first ? 'impressions' : 'impressionDuplicate';
     } else {
@@ -119,7 +121,7 @@ export class CommittedState {
   /** Upsert: keep the first offset, take the later expiry. */
   persistDedupOnly(entries: readonly DedupEntry[]): void {
     for (const entry of entries) {
-      const key = `${entry.kind}/${entry.imp}`;
+      const key = `${entry.kind}/${entry.ad}/${entry.imp}`;
       const known = this.dedup.get(key);
       this.dedup.set(
         key,

@@ -1,8 +1,9 @@
 import type { DedupEntry } from '../aggregate/dedup-index.js';
+import type { ReadEventAt } from '../store/aggregate-store.js';
 
 /**
- * Where the dedup state (which impression ids were seen, and at which log
- * offset first) survives a restart. The decisions are made by the in-memory
+ * Where the dedup state (which impressions (ad, imp) were seen, and at which
+ * log offset first) survives a restart. The decisions are made by the in-memory
  * DedupIndex; a backend restores it at start.
  *
  * The embedded backend's entries are written inside the aggregate store's
@@ -14,6 +15,10 @@ import type { DedupEntry } from '../aggregate/dedup-index.js';
  * counted once. Entries must never lag the committed offset.
  */
 export interface DedupBackend {
-  /** Entries still live at `horizonMs` (expiring after that instant). */
-  load(horizonMs: number): Promise<DedupEntry[]>;
+  /**
+   * Entries still live at `horizonMs` (expiring after that instant). State
+   * written by a release that keyed dedup by imp alone is migrated first,
+   * each entry's ad read from the log at its first offset.
+   */
+  load(horizonMs: number, readEventAt: ReadEventAt): Promise<DedupEntry[]>;
 }

@@ -1,5 +1,5 @@
 import type { DedupEntry } from '../aggregate/dedup-index.js';
-import type { AggregateStore } from '../store/aggregate-store.js';
+import type { AggregateStore, ReadEventAt } from '../store/aggregate-store.js';
 import type { DedupBackend } from './dedup-backend.js';
 
 /**
@@ -11,7 +11,7 @@ import type { DedupBackend } from './dedup-backend.js';
 export class EmbeddedDedup implements DedupBackend {
   constructor(private readonly store: AggregateStore) {}
 
-  load(horizonMs: number): Promise<DedupEntry[]> {
-    return this.store.loadDedup(horizonMs);
+  load(horizonMs: number, readEventAt: ReadEventAt): Promise<DedupEntry[]> {
+    return this.store.loadDedup(horizonMs, readEventAt);
   }
 }

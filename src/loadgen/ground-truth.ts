@@ -69,6 +69,9 @@ export type ObservedCounts = ReadonlyMap<number, Readonly<Record<CountField, num
 
 /**
  * What loadgen knows it sent and got answered, per (ad, minute, counter).
+ * Each event comes with its expectation from the traffic plan, which is per
+ * impression (ad, imp) as SPEC 1 defines it: only a duplicate reuses a
+ * token, ad and imp together, and every fresh event gets an imp of its own.
  *
  * A tracking request's event time is the collector's receive time, which
  * lies between the moment the request left and the moment its answer came

@@ -49,7 +49,7 @@ export class AggregationMetrics {
 
   readonly dedupSize = new Gauge({
     name: 'adtally_dedup_entries',
-    help: 'Impression ids (per kind) the dedup state remembers',
+    help: 'Impressions (ad, imp), per kind, the dedup state remembers',
     registers: [this.registry],
   });
 }

@@ -1,5 +1,6 @@
 import type { BucketCounts } from '../aggregate/counts.js';
 import type { DedupEntry } from '../aggregate/dedup-index.js';
+import type { TrackedEvent } from '../domain/event.js';
 
 /** Where a consumer stands: the log offset to resume from and the watermark's source. */
 export interface ConsumerCheckpoint {
@@ -24,6 +25,14 @@ export interface AggregationCommit {
   readonly dedupExpireBefore: number | undefined;
   readonly checkpoint: ConsumerCheckpoint;
 }
+
+/**
+ * The event the log holds at `offset`, or undefined when it holds none there
+ * any more (retention) or the record is not an event this build reads. Used
+ * once, to give dedup entries persisted by a release that keyed dedup by imp
+ * alone the ad of the event that created them.
+ */
+export type ReadEventAt = (offset: number) => Promise<Pick<TrackedEvent, 'type' | 'ad' | 'imp'> | undefined>;
 
 /** One bucket of a series: its start minute and summed counts. */
 export interface SeriesRow {
@@ -65,8 +74,13 @@ export interface AggregateQueries {
  */
 export interface AggregateStore extends AggregateQueries {
   loadCheckpoint(consumer: string): Promise<ConsumerCheckpoint | undefined>;
-  /** Dedup entries not expired at `horizonMs`, to rebuild the in-memory index. */
-  loadDedup(horizonMs: number): Promise<DedupEntry[]>;
+  /**
+   * Dedup entries not expired at `horizonMs`, to rebuild the in-memory index.
+   * Entries stored without their ad (an older release) get it first, from
+   * the log through `readEventAt`, once and atomically (see
+   * duckdb/dedup-ad-migration.ts).
+   */
+  loadDedup(horizonMs: number, readEventAt: ReadEventAt): Promise<DedupEntry[]>;
   commit(consumer: string, commit: AggregationCommit): Promise<void>;
   /**
    * Sets the serving counts of each (ad, minute) to exactly `counts`, final

@@ -95,7 +95,7 @@ interface Ambiguous {
 /**
  * The test's own oracle: classifies every event it sends (SPEC 3.1 / 4.1:
  * bad signature, then expired, then bot, then prefetch; a valid event is
- * billable when it is the first valid one of its impression id and kind) and
+ * billable when it is the first valid one of its impression (ad, imp) and kind) and
  * counts it per (ad, minute). An event whose request straddled a minute
  * boundary is kept apart with both minutes: checks sum over the two.
  */
@@ -123,7 +123,7 @@ export class Oracle {
     const outcome = this.classify(e);
     let field: Field;
     if (outcome === 'ok') {
-      const key = `${e.type}:${e.imp}`;
+      const key = `${e.type}:${e.ad}:${e.imp}`;
       const first = !this.seen.has(key);
       this.seen.add(key);
       field = first ? (e.type === 'click' ? 'clicks' : 'impressions') : `${e.type}.duplicate`;

@@ -6,16 +6,18 @@ import {
   emptyCounts,
   type BucketCounts,
 } from '../../aggregate/counts.js';
-import type { DedupEntry } from '../../aggregate/dedup-index.js';
+import { ANY_AD, type DedupEntry } from '../../aggregate/dedup-index.js';
 import type {
   AggregateStore,
   AggregationCommit,
   ConsumerCheckpoint,
   MinuteDelta,
+  ReadEventAt,
   SeriesRow,
   TopRow,
 } from '../aggregate-store.js';
 import { indexAnswers } from '../minute-index/index-answers.js';
+import { migrateDedupAds } from './dedup-ad-migration.js';
 import { MinuteIndex, type MinuteIndexOptions } from '../minute-index/minute-index.js';
 import type { DuckDbDatabase, Transaction } from './duckdb-database.js';
 import { loadStoredHours, startMinuteIndex, type MinuteIndexLoad } from './minute-index-loader.js';
@@ -37,9 +39,13 @@ const COUNT_DDL = COLUMNS.map((c) => `${c} BIGINT NOT NULL DEFAULT 0`).join(',\n
  * and changed only right after a commit of this store (see `commit`), so
  * crash safety rests on the DuckDB transaction alone.
  *
- * dedup_entries is append-only: an id listed again by DedupIndex.takeNew (its
- * expiry extended by a re-signed token) adds a row, and DedupIndex's restore
- * merges them (lowest offset, latest expiry), so no key or upsert is needed.
+ * dedup_entries is append-only: an impression listed again by
+ * DedupIndex.takeNew (its expiry extended by a re-signed token) adds a row,
+ * and DedupIndex's restore merges them (lowest offset, latest expiry), so no
+ * key or upsert is needed. `ad` comes last because a table written by the
+ * release that keyed dedup by imp alone gets it by ALTER TABLE ... ADD COLUMN
+ * (dedup-ad-migration.ts), and the appender writes columns in table order;
+ * NULL is an entry whose ad could not be recovered, matching any ad.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS agg_minute (
@@ -60,7 +66,8 @@ CREATE TABLE IF NOT EXISTS dedup_entries (
   kind UTINYINT NOT NULL,
   imp VARCHAR NOT NULL,
   first_offset BIGINT NOT NULL,
-  expires_at DOUBLE NOT NULL
+  expires_at DOUBLE NOT NULL,
+  ad INTEGER
 );
 CREATE TEMP TABLE IF NOT EXISTS stage_minute (
   late BOOLEAN NOT NULL,
@@ -171,15 +178,26 @@ export class DuckDbAggregateStore implements AggregateStore {
     return { offset: Number(row.log_offset), maxEventTime: row.max_event_time ?? undefined };
   }
 
-  async loadDedup(horizonMs: number): Promise<DedupEntry[]> {
+  async loadDedup(horizonMs: number, readEventAt: ReadEventAt): Promise<DedupEntry[]> {
+    const migrated = await migrateDedupAds(this.db, horizonMs, readEventAt);
+    if (migrated !== undefined && migrated.entries > 0) {
+      console.error(
+        `adtally: dedup entries now keyed by (ad, imp): ${migrated.withAd} of ${migrated.entries} ` +
+          'got their ad from the log, the others match any ad (the imp-only rule) until they expire',
+      );
+    }
     const rows = await this.db.all<{
       kind: number;
+      ad: number | null;
       imp: string;
       first_offset: bigint | number;
       expires_at: number;
-    }>('SELECT kind, imp, first_offset, expires_at FROM dedup_entries WHERE expires_at >= $1', [horizonMs]);
+    }>('SELECT kind, ad, imp, first_offset, expires_at FROM dedup_entries WHERE expires_at >= $1', [
+      horizonMs,
+    ]);
     return rows.map((r) => ({
       kind: KIND_NAME[r.kind] ?? 'click',
+      ad: r.ad ?? ANY_AD,
       imp: r.imp,
       firstOffset: Number(r.first_offset),
       expiresAt: r.expires_at,
@@ -213,6 +231,8 @@ export class DuckDbAggregateStore implements AggregateStore {
               appender.appendVarchar(e.imp);
               appender.appendBigInt(BigInt(e.firstOffset));
               appender.appendDouble(e.expiresAt);
+              if (e.ad === ANY_AD) appender.appendNull();
+              else appender.appendInteger(e.ad);
               appender.endRow();
             }
           });

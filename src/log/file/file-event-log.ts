@@ -24,7 +24,7 @@ export interface FlushIo {
 }
 
 export interface FileEventLogOptions {
-  /** Roll to a new segment once the active one reaches this size; one batch may overshoot it. */
+  /** Roll to a new segment once the active one reaches this size; it exceeds it by at most one record. */
   readonly segmentBytes?: number;
   /** Zeros written ahead of the records, so most fdatasyncs need not log a size change; 0 turns it off. */
   readonly preallocateBytes?: number;
@@ -186,42 +186,60 @@ class FileLog implements FileEventLog {
     }
   }
 
+  /**
+   * Writes one swapped-out batch. The common case is one part: one write and
+   * one fdatasync for the whole batch. A batch that would carry the active
+   * segment past `segmentBytes` is split at the first frame boundary at or
+   * past the limit: that part is written and fsynced (its appends resolve),
+   * the segment rolls, and the rest goes into the new segment, so no segment
+   * exceeds the limit by more than one record whatever the load. Offsets are
+   * byte positions in the logical log, so the split does not move any.
+   */
   private async flushOnce(): Promise<void> {
     const batch = this.pending;
     this.pending = this.spare;
     this.spare = batch;
-    const segment = this.activeSegment();
-    const records = batch.records;
-    const bytes = batch.bytes;
+    while (batch.records > 0 && this.failure === undefined) {
+      const segment = this.activeSegment();
+      const part = batch.partBytes(this.config.segmentBytes - segment.size);
+      if (part > 0 && !(await this.flushPart(batch, part, segment))) return;
+      if (segment.size >= this.config.segmentBytes) {
+        try {
+          await this.roll(segment);
+        } catch (error) {
+          this.poison(error, batch.records > 0 ? batch : undefined);
+          return;
+        }
+      }
+    }
+  }
+
+  /** Writes and fdatasyncs the first `bytes` of the batch's unwritten frames; false if the log is now poisoned. */
+  private async flushPart(batch: PendingBatch, bytes: number, segment: Segment): Promise<boolean> {
+    const data = batch.unwritten.subarray(0, bytes);
     const started = performance.now();
     let written = started;
     try {
-      await this.config.io.write(this.activeFile, batch.data, segment.size);
+      await this.config.io.write(this.activeFile, data, segment.size);
       await this.preallocate(segment.size + bytes);
       written = performance.now();
       await this.config.io.datasync(this.activeFile);
     } catch (error) {
       this.poison(error, batch);
-      return;
+      return false;
     }
     const synced = performance.now();
-    this.recent.add(this.durable, batch.data);
+    this.recent.add(this.durable, data); // copies: the batch buffer is reused
     segment.size += bytes;
     this.durable += bytes;
-    batch.resolveAll();
+    const records = batch.settle(bytes);
     this.report({
       records,
       bytes,
       writeSeconds: (written - started) / 1000,
       fsyncSeconds: (synced - written) / 1000,
     });
-    if (segment.size >= this.config.segmentBytes) {
-      try {
-        await this.roll(segment);
-      } catch (error) {
-        this.poison(error, undefined);
-      }
-    }
+    return true;
   }
 
   /**

@@ -6,6 +6,7 @@ import type { ServeConfig } from '../config/serve-config.js';
 import { pathOfUrl } from '../config/settings.js';
 import { EmbeddedDedup } from '../dedup/embedded-dedup.js';
 import { Collector } from '../ingest/collector.js';
+import { startLogRetention } from '../log/log-retention.js';
 import { openEventLog } from '../log/open-event-log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DuckDbAggregateStore } from '../store/duckdb/duckdb-aggregate-store.js';
@@ -94,6 +95,16 @@ async function startOpening(
     clickTtlMs: config.tokens.clickTtlMs,
   });
   opened.push(() => worker.stop());
+  // The worker is the log's only consumer so far; the archiver's offset joins the minimum when it exists.
+  metrics.watchLogStorage(() => log.storage());
+  const stopRetention = startLogRetention(log, {
+    retentionMs: config.logRetention.ms,
+    retentionBytes: config.logRetention.bytes,
+    consumedBelow: () => worker.committedOffset(),
+    now,
+    observer: metrics,
+  });
+  opened.push(stopRetention);
 
   let shuttingDown = false;
   const handler = createRequestHandler(

@@ -5,6 +5,7 @@ import { loadOrCreateSecrets } from '../config/data-dir-secrets.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import { pathOfUrl } from '../config/settings.js';
 import { Collector } from '../ingest/collector.js';
+import { startLogRetention } from '../log/log-retention.js';
 import { openFollowedEventLog } from '../log/open-event-log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DEFAULT_MINUTE_INDEX, MinuteIndex } from '../store/minute-index/minute-index.js';
@@ -119,6 +120,17 @@ async function startOpening(
     now,
     metrics,
   });
+
+  // The aggregation worker is the log's only consumer so far; the archiver's offset joins the minimum when it exists.
+  metrics.watchLogStorage(() => log.storage());
+  const stopRetention = startLogRetention(log, {
+    retentionMs: config.logRetention.ms,
+    retentionBytes: config.logRetention.bytes,
+    consumedBelow: () => aggregation.committedOffset(),
+    now,
+    observer: metrics,
+  });
+  opened.push(stopRetention);
 
   let shuttingDown = false;
   const handler = createRequestHandler(

@@ -33,6 +33,8 @@ export interface ServeConfig {
     readonly archive: string;
   };
   readonly log: { readonly segmentBytes: number };
+  /** Consumed log segments older than `ms`, or over `bytes` in all (no cap if undefined), are deleted. */
+  readonly logRetention: { readonly ms: number; readonly bytes: number | undefined };
   readonly tokens: {
     /** From ADTALLY_SECRET; when absent the data directory's generated secret is used. */
     readonly secret: string | undefined;
@@ -127,6 +129,16 @@ const SETTINGS = {
     'ADTALLY_LOG_SEGMENT_BYTES',
     'event log segment size (default 67108864)',
   ),
+  logRetention: durationSetting(
+    'log-retention',
+    'ADTALLY_LOG_RETENTION',
+    'delete consumed event log segments older than this (default 7d)',
+  ),
+  logRetentionBytes: positiveIntSetting(
+    'log-retention-bytes',
+    'ADTALLY_LOG_RETENTION_BYTES',
+    'past this many log bytes, delete consumed segments whatever their age (default no cap)',
+  ),
 } satisfies Record<string, SettingSpec<unknown>>;
 
 /** Secrets are read from the environment only: flags show up in `ps`. */
@@ -188,6 +200,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       archive: values.archive ?? `file:${join(dataDir, 'archive')}`,
     },
     log: { segmentBytes: values.segmentBytes ?? 64 * 1024 * 1024 },
+    logRetention: { ms: values.logRetention ?? 7 * 86_400_000, bytes: values.logRetentionBytes },
     tokens: { secret, clickTtlMs: values.clickTtl ?? 24 * 3_600_000 },
     allowedLatenessMs: values.allowedLateness ?? 5_000,
     adminToken,

@@ -24,6 +24,33 @@ export interface LogFlushObserver {
   onFlush(flush: { records: number; bytes: number; writeSeconds: number; fsyncSeconds: number }): void;
 }
 
+/** What one retention pass may delete (see EventLog.applyRetention). */
+export interface RetentionPolicy {
+  /** The lowest committed offset over every consumer of the log: nothing at or above it is deleted. */
+  readonly consumedBelow: number;
+  /** Wall clock, ms since the epoch. */
+  readonly now: number;
+  /** Consumed data whose last record is older than this (ms) is deleted. */
+  readonly maxAgeMs: number;
+  /** While the log holds more bytes than this, consumed data is deleted oldest first whatever its age. */
+  readonly maxBytes: number | undefined;
+}
+
+/** What the log holds on disk. */
+export interface LogStorage {
+  readonly bytes: number;
+  readonly segments: number;
+}
+
+export interface RetentionResult {
+  readonly deletedSegments: number;
+  readonly deletedBytes: number;
+  /** What the log holds after the pass. */
+  readonly storage: LogStorage;
+  /** Bytes over `maxBytes` kept because they are not consumed yet; 0 when under the cap or without one. */
+  readonly overCapBytes: number;
+}
+
 /**
  * The consuming side of the log: what the aggregation worker needs. The
  * writer's own instance is one; a follower in another thread or process (the
@@ -46,6 +73,16 @@ export interface EventLog extends LogReader {
    * rejected append may or may not be in the log, but an acknowledged one is.
    */
   append(payload: Buffer): Promise<number>;
+  /**
+   * Deletes the oldest data that every consumer has committed past and that
+   * is older than the policy's age or over its byte cap; never data at or
+   * above `consumedBelow`, so no acknowledged event a consumer still needs
+   * is lost. `startOffset()` moves up; reads below it reject with a
+   * RangeError. One pass at a time (calls queue).
+   */
+  applyRetention(policy: RetentionPolicy): Promise<RetentionResult>;
+  /** Bytes and segment files on disk now (for the gauges; cheap, no I/O). */
+  storage(): LogStorage;
   /** Resolves when the log takes appends; rejects with the reason when it does not (for /readyz). */
   check(): Promise<void>;
   /** Flushes pending appends (they resolve), then closes. Later appends reject. */

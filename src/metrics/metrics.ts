@@ -1,10 +1,11 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LogFlushObserver } from '../log/event-log.js';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LogFlushObserver, LogStorage, RetentionResult } from '../log/event-log.js';
+import type { LogRetentionObserver } from '../log/log-retention.js';
 
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** The process's Prometheus metrics; one instance, passed to whoever records. */
-export class Metrics implements LogFlushObserver {
+export class Metrics implements LogFlushObserver, LogRetentionObserver {
   readonly registry = new Registry();
 
   readonly httpRequests = new Counter({
@@ -70,6 +71,33 @@ export class Metrics implements LogFlushObserver {
     registers: [this.registry],
   });
 
+  /** Read at every scrape (see watchLogStorage), so the log gauges are right from the first one. */
+  private logStorage: (() => LogStorage) | undefined;
+
+  readonly logBytes = new Gauge({
+    name: 'adtally_log_bytes',
+    help: 'Bytes of event log segment files on disk (preallocated zeros of the active segment included)',
+    registers: [this.registry],
+    collect: () => {
+      if (this.logStorage !== undefined) this.logBytes.set(this.logStorage().bytes);
+    },
+  });
+
+  readonly logSegments = new Gauge({
+    name: 'adtally_log_segments',
+    help: 'Event log segment files on disk',
+    registers: [this.registry],
+    collect: () => {
+      if (this.logStorage !== undefined) this.logSegments.set(this.logStorage().segments);
+    },
+  });
+
+  readonly logDeletedSegments = new Counter({
+    name: 'adtally_log_deleted_segments_total',
+    help: 'Event log segments deleted by retention (consumed, and older than --log-retention or over --log-retention-bytes)',
+    registers: [this.registry],
+  });
+
   /** Label children looked up once: prom-client hashes the label values on every labels() call. */
   private readonly requestChildren = new Map<
     string,
@@ -108,6 +136,15 @@ export class Metrics implements LogFlushObserver {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'adtally_' });
+  }
+
+  /** Makes the log gauges read `storage` at every scrape. */
+  watchLogStorage(storage: () => LogStorage): void {
+    this.logStorage = storage;
+  }
+
+  onRetention(result: RetentionResult): void {
+    this.logDeletedSegments.inc(result.deletedSegments);
   }
 
   onFlush(flush: { records: number; bytes: number; writeSeconds: number; fsyncSeconds: number }): void {

@@ -1,7 +1,14 @@
 import type { FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { EventLog, LogBatch, LogFlushObserver } from '../event-log.js';
+import type {
+  EventLog,
+  LogBatch,
+  LogFlushObserver,
+  LogStorage,
+  RetentionPolicy,
+  RetentionResult,
+} from '../event-log.js';
 import { LogClosedError, LogPoisonedError, LogWriteError } from '../log-errors.js';
 import { frameSize, payloadProblem } from '../record-framing.js';
 import { PendingBatch } from './pending-batch.js';
@@ -9,6 +16,7 @@ import { makeDirectoryDurably, recoverSegments, type RecoveryReport } from './re
 import { lockDirectory } from './dir-lock.js';
 import { createSegment, segmentFileName, writeAllAt } from './segment-files.js';
 import { RecentBatches } from './recent-batches.js';
+import { retentionPolicyProblem, segmentsToDelete, SegmentUnlinkError, unlinkSegments } from './retention.js';
 import { SegmentReader } from './segment-reader.js';
 import { setSegmentState, type Segment } from './segment.js';
 
@@ -24,7 +32,7 @@ export interface FlushIo {
 }
 
 export interface FileEventLogOptions {
-  /** Roll to a new segment once the active one reaches this size; one batch may overshoot it. */
+  /** Roll to a new segment once the active one reaches this size; it exceeds it by at most one record. */
   readonly segmentBytes?: number;
   /** Zeros written ahead of the records, so most fdatasyncs need not log a size change; 0 turns it off. */
   readonly preallocateBytes?: number;
@@ -108,6 +116,12 @@ class FileLog implements FileEventLog {
   /** Bytes of the active file that exist on disk (records, then preallocated zeros). */
   private allocated: number;
   private readonly recent: RecentBatches;
+  /** Bytes of the sealed segments still in `segments`. */
+  private sealedBytes = 0;
+  /** Segments retention took off the list whose files are not unlinked yet (an unlink failed). */
+  private readonly unlinking: Segment[] = [];
+  /** The retention pass in flight, if any: passes run one at a time. */
+  private retention: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly dir: string,
@@ -127,6 +141,7 @@ class FileLog implements FileEventLog {
     this.durable = last.base + last.size;
     this.tail = this.durable;
     this.allocated = last.size; // recovery cut anything past the last record
+    for (const sealed of segments.slice(0, -1)) this.sealedBytes += sealed.size;
     this.reader = new SegmentReader(segments);
     this.recent = new RecentBatches(config.recentBytes);
   }
@@ -160,7 +175,13 @@ class FileLog implements FileEventLog {
 
   read(from: number, maxBytes: number): Promise<LogBatch> {
     if (this.state === 'closing' || this.state === 'closed') return Promise.reject(this.refusal('read'));
-    if (this.recent.covers(from) && Number.isSafeInteger(maxBytes) && maxBytes > 0) {
+    // Below startOffset() the reader rejects, even if the copies in memory still hold it.
+    if (
+      from >= this.startOffset() &&
+      this.recent.covers(from) &&
+      Number.isSafeInteger(maxBytes) &&
+      maxBytes > 0
+    ) {
       return Promise.resolve(this.recent.read(from, maxBytes));
     }
     // Readers never see past what was durable when they started.
@@ -170,6 +191,63 @@ class FileLog implements FileEventLog {
   close(): Promise<void> {
     this.closing ??= this.closeOnce();
     return this.closing;
+  }
+
+  storage(): LogStorage {
+    const active = this.activeSegment();
+    let bytes = this.sealedBytes + Math.max(this.allocated, active.size);
+    for (const orphan of this.unlinking) bytes += orphan.size;
+    return { bytes, segments: this.segments.length + this.unlinking.length };
+  }
+
+  /**
+   * Deletes a prefix of the sealed segments (see segmentsToDelete for which).
+   * The active segment and every segment with a byte at or above
+   * `consumedBelow` are kept. The segments leave the list first, so
+   * startOffset() moves up and later reads below it reject, then their files
+   * are unlinked oldest first; a reader that still has one open keeps
+   * reading it (an unlinked file lives while a descriptor does, on Linux).
+   */
+  applyRetention(policy: RetentionPolicy): Promise<RetentionResult> {
+    const problem = retentionPolicyProblem(policy);
+    if (problem !== undefined) return Promise.reject(new RangeError(`cannot apply retention: ${problem}`));
+    if (this.state === 'closing' || this.state === 'closed') {
+      return Promise.reject(this.refusal('apply retention'));
+    }
+    const pass = this.retention.then(() => this.retainOnce(policy));
+    this.retention = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async retainOnce(policy: RetentionPolicy): Promise<RetentionResult> {
+    const deleted = { segments: 0, bytes: 0 };
+    await this.unlinkPending(deleted); // older than anything still listed: they go first
+    const count = await segmentsToDelete(this.segments.slice(0, -1), this.storage().bytes, policy);
+    // Only retention takes segments off the front, one pass at a time: the first `count` are still those.
+    const doomed = this.segments.splice(0, count);
+    for (const segment of doomed) this.sealedBytes -= segment.size;
+    this.unlinking.push(...doomed);
+    this.reader.forget(doomed);
+    await this.unlinkPending(deleted);
+    const storage = this.storage();
+    const overCapBytes = policy.maxBytes === undefined ? 0 : Math.max(0, storage.bytes - policy.maxBytes);
+    return { deletedSegments: deleted.segments, deletedBytes: deleted.bytes, storage, overCapBytes };
+  }
+
+  private async unlinkPending(deleted: { segments: number; bytes: number }): Promise<void> {
+    let count: number;
+    let failure: Error | undefined;
+    try {
+      count = await unlinkSegments(this.dir, this.unlinking);
+    } catch (error) {
+      count = error instanceof SegmentUnlinkError ? error.deleted : 0;
+      failure = error instanceof Error ? error : new Error(String(error));
+    }
+    for (const gone of this.unlinking.splice(0, count)) {
+      deleted.segments++;
+      deleted.bytes += gone.size;
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /**
@@ -192,42 +270,60 @@ class FileLog implements FileEventLog {
     }
   }
 
+  /**
+   * Writes one swapped-out batch. The common case is one part: one write and
+   * one fdatasync for the whole batch. A batch that would carry the active
+   * segment past `segmentBytes` is split at the first frame boundary at or
+   * past the limit: that part is written and fsynced (its appends resolve),
+   * the segment rolls, and the rest goes into the new segment, so no segment
+   * exceeds the limit by more than one record whatever the load. Offsets are
+   * byte positions in the logical log, so the split does not move any.
+   */
   private async flushOnce(): Promise<void> {
     const batch = this.pending;
     this.pending = this.spare;
     this.spare = batch;
-    const segment = this.activeSegment();
-    const records = batch.records;
-    const bytes = batch.bytes;
+    while (batch.records > 0 && this.failure === undefined) {
+      const segment = this.activeSegment();
+      const part = batch.partBytes(this.config.segmentBytes - segment.size);
+      if (part > 0 && !(await this.flushPart(batch, part, segment))) return;
+      if (segment.size >= this.config.segmentBytes) {
+        try {
+          await this.roll(segment);
+        } catch (error) {
+          this.poison(error, batch.records > 0 ? batch : undefined);
+          return;
+        }
+      }
+    }
+  }
+
+  /** Writes and fdatasyncs the first `bytes` of the batch's unwritten frames; false if the log is now poisoned. */
+  private async flushPart(batch: PendingBatch, bytes: number, segment: Segment): Promise<boolean> {
+    const data = batch.unwritten.subarray(0, bytes);
     const started = performance.now();
     let written = started;
     try {
-      await this.config.io.write(this.activeFile, batch.data, segment.size);
+      await this.config.io.write(this.activeFile, data, segment.size);
       await this.preallocate(segment.size + bytes);
       written = performance.now();
       await this.config.io.datasync(this.activeFile);
     } catch (error) {
       this.poison(error, batch);
-      return;
+      return false;
     }
     const synced = performance.now();
-    this.recent.add(this.durable, batch.data);
+    this.recent.add(this.durable, data); // copies: the batch buffer is reused
     segment.size += bytes;
     this.durable += bytes;
-    batch.resolveAll();
+    const records = batch.settle(bytes);
     this.report({
       records,
       bytes,
       writeSeconds: (written - started) / 1000,
       fsyncSeconds: (synced - written) / 1000,
     });
-    if (segment.size >= this.config.segmentBytes) {
-      try {
-        await this.roll(segment);
-      } catch (error) {
-        this.poison(error, undefined);
-      }
-    }
+    return true;
   }
 
   /**
@@ -267,6 +363,7 @@ class FileLog implements FileEventLog {
     const handle = await createSegment(this.dir, base);
     const previous = this.activeFile;
     setSegmentState(sealed, 'sealed');
+    this.sealedBytes += sealed.size;
     this.segments.push({ base, path: join(this.dir, segmentFileName(base)), size: 0, state: 'active' });
     this.activeFile = handle;
     this.allocated = 0;
@@ -294,6 +391,7 @@ class FileLog implements FileEventLog {
     const failedBefore = this.failure;
     this.transition('closing');
     await this.flushing; // every pending append is now durable or rejected
+    await this.retention; // no unlink runs after the lock is released
     const active = this.segments[this.segments.length - 1]!;
     if (this.failure === undefined && this.allocated > active.size) {
       // A clean stop leaves no preallocated zeros for the next recovery to report as a torn tail.

@@ -67,7 +67,10 @@ export class FileLogFollower implements LogReader {
         ? { base: file.base, path: file.path, size: Number.MAX_SAFE_INTEGER - file.base, state: 'active' }
         : { base: file.base, path: file.path, size: next.base - file.base, state: 'sealed' };
     });
+    const kept = new Set(fresh.map((segment) => segment.base));
+    const removed = this.segments.filter((segment) => !kept.has(segment.base));
     this.segments.splice(0, this.segments.length, ...fresh);
+    this.reader.forget(removed); // deleted by retention: close their descriptors
     this.listedForBase = activeBase;
   }
 }

@@ -45,6 +45,10 @@ const SCAN_BYTES = 8 * 1024 * 1024;
  *   the first incomplete or corrupt frame. Bytes there were never
  *   acknowledged: an append resolves only after the fdatasync covering it,
  *   and a torn write can only hit the last, unacknowledged flush.
+ * - The first segment need not start at 0: retention deletes segments oldest
+ *   first, so a log whose first segments are gone (a crash between unlinks
+ *   included) opens at its first remaining one. Only a gap between segments
+ *   is corruption.
  */
 export async function recoverSegments(directory: string): Promise<RecoveredSegments> {
   const dir = resolve(directory);

@@ -4,13 +4,19 @@ import { LogCorruptError } from '../log-errors.js';
 import { readFrames } from './frame-reader.js';
 import type { Segment } from './segment.js';
 
+/** Read descriptors kept open at most (see handle()). */
+const MAX_OPEN_SEGMENTS = 4;
+
 /**
  * The read side of the file log: reads durable records across segments with
  * one cached read-only handle per segment, and CRC-checks every record it
- * returns. Shares the log's segment list, which only ever grows at the end.
+ * returns. Shares the log's segment list, which grows at the end (rolls) and
+ * shrinks at the front (retention) while reads are in flight: so a read
+ * finds the segment of each position anew rather than keeping an index, and
+ * a read that reaches below the first kept segment rejects with a
+ * RangeError. A read that already holds a deleted segment's descriptor
+ * finishes on it (an unlinked file stays readable while it is open).
  */
-/** Read descriptors kept open at most (see handle()). */
-const MAX_OPEN_SEGMENTS = 4;
 
 export class SegmentReader {
   private readonly handles = new Map<number, Promise<FileHandle>>();
@@ -38,21 +44,44 @@ export class SegmentReader {
     await Promise.allSettled(handles.map((h) => h.close()));
   }
 
-  private async readDurable(from: number, maxBytes: number, end: number): Promise<LogBatch> {
-    const start = this.segments[0]!.base;
-    if (!Number.isSafeInteger(from) || from < start || from > end) {
-      throw new RangeError(`cannot read from offset ${from}: the log holds [${start}, ${end})`);
+  /**
+   * Drops the cached descriptors of segments retention removed from the
+   * list, closing them once the reads in flight now are done (one of them
+   * may be reading such a file).
+   */
+  forget(removed: readonly Segment[]): void {
+    const closing: Promise<FileHandle>[] = [];
+    for (const segment of removed) {
+      const handle = this.handles.get(segment.base);
+      if (handle === undefined) continue;
+      this.handles.delete(segment.base);
+      closing.push(handle);
     }
+    if (closing.length === 0) return;
+    void Promise.allSettled([...this.inFlight]).then(() => {
+      for (const h of closing) h.then((fh) => fh.close()).catch(() => undefined);
+    });
+  }
+
+  private async readDurable(from: number, maxBytes: number, end: number): Promise<LogBatch> {
+    if (!Number.isSafeInteger(from) || from > end) {
+      throw new RangeError(`cannot read from offset ${from}: the log holds [${this.start()}, ${end})`);
+    }
+    this.checkKept(from);
     if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
       throw new RangeError(`maxBytes must be a positive integer, got ${maxBytes}`);
     }
     const records: LogRecord[] = [];
     let pos = from;
-    for (let i = this.segmentIndexOf(from); pos < end && pos - from < maxBytes; i++) {
-      const segment = this.segments[i]!;
+    while (pos < end && pos - from < maxBytes) {
+      this.checkKept(pos); // retention may have run while the last segment was read
+      const segment = this.segments[this.segmentIndexOf(pos)]!;
       const limit = Math.min(segment.base + segment.size, end) - segment.base;
-      if (pos - segment.base >= limit) continue;
-      const handle = await this.handle(segment);
+      if (pos - segment.base >= limit) break; // cannot happen below the durable end: segments are contiguous
+      const handle = await this.handle(segment).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') this.checkKept(pos); // unlinked meanwhile
+        throw error;
+      });
       const budget = maxBytes - (pos - from);
       const got = await readFrames(
         handle,
@@ -72,6 +101,19 @@ export class SegmentReader {
       if (pos - segment.base < limit) break; // the budget ran out inside this segment
     }
     return { records, next: pos };
+  }
+
+  private start(): number {
+    return this.segments[0]!.base;
+  }
+
+  /** Rejects an offset below the first kept segment, naming where the log now starts. */
+  private checkKept(offset: number): void {
+    const start = this.start();
+    if (offset < start) {
+      const why = start > 0 ? ' (older segments were deleted by retention)' : '';
+      throw new RangeError(`cannot read from offset ${offset}: the log starts at offset ${start}${why}`);
+    }
   }
 
   /** Index of the last segment whose base is <= offset (segments are sorted and contiguous). */

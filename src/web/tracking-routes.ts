@@ -41,18 +41,15 @@ function incomingFromQuery(
   type: 'impression' | 'click',
   query: URLSearchParams,
 ): IncomingEvent | undefined {
-  const ad = parseAdId(query.get('ad'));
+  const rawAd = query.get('ad');
+  const ad = parseAdId(rawAd);
   if (ad === undefined) return undefined;
+  const imp = query.get('imp');
   return {
     type,
     ad,
-    token: parseToken({
-      ad: query.get('ad'),
-      imp: query.get('imp'),
-      ts: query.get('ts'),
-      sig: query.get('sig'),
-    }),
-    rawImp: query.get('imp') ?? '',
+    token: parseToken({ ad, imp, ts: query.get('ts'), sig: query.get('sig') }),
+    rawImp: imp ?? '',
     userAgent: classifyUserAgent(req.headers['user-agent']),
     prefetch: isPrefetch({
       method: req.method ?? 'GET',

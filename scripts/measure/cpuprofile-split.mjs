@@ -5,7 +5,8 @@
 // (crypto bindings, socket writes) count for the function that called them.
 // Samples with no such frame are charged by what they are: GC, idle, node's
 // own http/net/stream internals.
-// usage: node scripts/measure/cpuprofile-split.mjs <file.cpuprofile> [top=40]
+// With PIECES=1 it also sums the owners into the pieces of a click's path.
+// usage: [PIECES=1] [DETAIL=owner] node scripts/measure/cpuprofile-split.mjs <file.cpuprofile> [top=40]
 import { readFileSync } from 'node:fs';
 
 const [file, topArg] = process.argv.slice(2);
@@ -68,4 +69,32 @@ if (detail !== undefined) {
   console.log(`-- ${detail}, by running frame`);
   for (const [key, us] of [...detailMicros].sort((a, b) => b[1] - a[1]).slice(0, 25))
     console.log(`${((100 * us) / busy).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(7)} ms  ${key}`);
+}
+
+/** The pieces of a click's path, first match wins; owners are `src/<file>:<function>`, `[pkg]` or node's. */
+const GROUPS = [
+  ['answer write (res.writeHead/end: socket write, the bare server pays it too)', /^src\/web\/tracking-routes:click$/],
+  ['HMAC verify', /^src\/domain\/(hmac-sha256|token):(mac|macInto|hasValidSignature|verifyToken|digestInto|compress|keyOf)$/],
+  ['query parse + token fields', /^src\/web\/(server:handle|tracking-routes:incomingFromQuery|tracking-routes:header|query-params:)|^src\/domain\/token:parse/],
+  ['classify (user agent, prefetch, outcome)', /^src\/domain\/(user-agent|outcome):|^\[isbot\]/],
+  ['collector record + encode', /^src\/ingest\/collector:|^src\/domain\/event:encodeEvent|^src\/cli\/serve:now/],
+  ['metrics', /^\[prom-client\]|^src\/metrics\/|^src\/web\/server:record/],
+  ['routing + promise glue (server.ts run)', /^src\/web\/server:/],
+  ['log append, write, fdatasync (src/log)', /^src\/log\//],
+  ['node http/net/streams/microtasks', /^node:(_http|events|streams|net|process\/task_queues|async_hooks|internal\/?stream|stream_base)|^\(?runMicrotasks|^node:runMicrotasks/],
+  ['garbage collector', /^\(garbage collector\)$/],
+  ['(program): native code outside JS', /^\(program\)$/],
+  ['aggregation + DuckDB', /^src\/(aggregate|store)\/|^\[@duckdb\/|^src\/domain\/event:decodeEvent/],
+];
+if (process.env.PIECES) {
+  const sums = new Map(GROUPS.map(([name]) => [name, 0]));
+  let other = 0;
+  for (const [key, us] of rows) {
+    const group = GROUPS.find(([, re]) => re.test(key));
+    if (group) sums.set(group[0], sums.get(group[0]) + us);
+    else other += us;
+  }
+  console.log('-- pieces (share of busy time)');
+  for (const [name, us] of [...sums, ['other (startup, timers, fs, ...)', other]])
+    console.log(`${((100 * us) / busy).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(7)} ms  ${name}`);
 }

@@ -16,9 +16,11 @@ PROF_ARGS=()
 if [ -n "${PROF:-}" ]; then mkdir -p "$PROF"; PROF_ARGS=(--cpu-prof "--cpu-prof-dir=$PROF"); fi
 node "${PROF_ARGS[@]}" bin/adtally.js serve --port 18081 --data-dir $D/data > $D/serve.out 2>&1 &
 SPID=$!
-node dist/src/bench/reference-server-main.js bare > $D/bare.out &
+node dist/src/bench/reference-server-main.js bare > $D/bare.out 2>&1 &
 BPID=$!
-sleep 1.5
+trap 'kill $SPID $BPID 2>/dev/null || true' EXIT
+# A loaded machine can take longer than a fixed sleep to start serve.
+for _ in $(seq 1 100); do curl -sf localhost:18081/healthz >/dev/null && grep -q http $D/bare.out && break; sleep 0.2; done
 BARE=$(grep -o "http://[0-9.:]*" $D/bare.out)
 A="Authorization: Bearer $ADTALLY_ADMIN_TOKEN"
 J='content-type: application/json'
@@ -35,5 +37,6 @@ for round in $(seq 1 "${ROUNDS:-2}"); do
 done
 curl -s localhost:18081/metrics | grep -E "^adtally_(log_(batch_records_(sum|count)|flushes_total)|ingest_events_total)"
 kill $SPID $BPID; wait $SPID 2>/dev/null || true
+trap - EXIT
 rm -rf $D
 if [ -n "${PROF:-}" ]; then node scripts/measure/cpuprofile-split.mjs "$(ls -t "$PROF"/*.cpuprofile | head -1)" "${TOP:-40}"; fi

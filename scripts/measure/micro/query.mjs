@@ -1,6 +1,7 @@
 // ns per click for reading the token fields: URLSearchParams and its six get()
 // calls (before) against QueryParams and four (src/web/query-params.ts), each
 // followed by parseToken as incomingFromQuery does.
+import { URLSearchParams } from 'node:url';
 import { parseAdId, parseToken } from '../../../dist/src/domain/token.js';
 import { QueryParams } from '../../../dist/src/web/query-params.js';
 import { compare } from './timing.mjs';

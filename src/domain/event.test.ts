@@ -25,6 +25,31 @@ describe('event record codec', () => {
     assert.equal(decodeEvent(encodeEvent({ ...event, imp: '' })).imp, '');
   });
 
+  it('writes the layout byte for byte: header fields, ip hash, imp truncated to 64 latin1 bytes', () => {
+    const imp = `${'x'.repeat(60)}é\u0101yz`; // 'é' is one latin1 byte; U+0101 keeps its low byte, as latin1 does
+    const bytes = encodeEvent({ ...event, imp: `${imp}dropped` });
+    const expected = Buffer.alloc(44 + 64);
+    expected.writeUInt8(1, 0);
+    expected.writeUInt8(1, 1); // click
+    expected.writeUInt8(2, 2); // expired
+    expected.writeUInt8(1, 3); // bot
+    expected.writeUInt8(1, 4); // head
+    expected.writeUInt8(64, 5);
+    expected.writeUInt32LE(event.ad, 8);
+    expected.writeDoubleLE(event.tokenTs, 12);
+    expected.writeDoubleLE(event.eventTime, 20);
+    expected.writeDoubleLE(event.receivedAt, 28);
+    event.ipHash.copy(expected, 36);
+    expected.write(`${imp}dropped`, 44, 64, 'latin1');
+    assert.deepEqual(bytes, expected);
+  });
+
+  it('refuses to encode values outside the tables, or an ip hash of another size', () => {
+    assert.throws(() => encodeEvent({ ...event, outcome: 'nope' as TrackedEvent['outcome'] }), RangeError);
+    assert.throws(() => encodeEvent({ ...event, type: 'toString' as TrackedEvent['type'] }), RangeError);
+    assert.throws(() => encodeEvent({ ...event, ipHash: Buffer.alloc(7) }), RangeError);
+  });
+
   it('refuses truncated, versioned-ahead and inconsistent records', () => {
     const bytes = encodeEvent(event);
     assert.throws(() => decodeEvent(bytes.subarray(0, 20)), EventDecodeError);

@@ -5,6 +5,7 @@ import {
   parseToken,
   parseTokenTs,
   signToken,
+  tokenKey,
   verifyToken,
   type ImpressionToken,
 } from './token.js';
@@ -133,3 +134,62 @@ describe('parseTokenTs: canonical decimal digits only (SPEC 2)', () => {
     });
   }
 });
+
+describe('signature checks', () => {
+  const token = signToken(SECRET, 7, 'imp_abcdefgh', TS);
+  const last = token.sig[42]!;
+
+  it('rejects the other spellings of the signature whose last character decodes alike', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const index = alphabet.indexOf(last);
+    assert.equal(index % 4, 0, 'a signature from signToken is canonical');
+    for (let low = 1; low < 4; low++) {
+      const spelled = { ...token, sig: `${token.sig.slice(0, 42)}${alphabet[index + low]}` };
+      assert.deepEqual(Buffer.from(spelled.sig, 'base64url'), Buffer.from(token.sig, 'base64url'));
+      assert.equal(hasValidSignature(SECRET, spelled), false);
+    }
+  });
+
+  it('rejects a signature in the base64 (not url) alphabet, or of the wrong length', () => {
+    const forms = [
+      token.sig.replaceAll('-', '+').replaceAll('_', '/'),
+      `${token.sig}=`,
+      token.sig.slice(0, 42),
+      '',
+    ];
+    for (const sig of forms)
+      if (sig !== token.sig) assert.equal(hasValidSignature(SECRET, { ...token, sig }), false);
+  });
+
+  it('gives the same answers with a prepared key, a string and a Buffer secret', () => {
+    const key = tokenKey(SECRET);
+    assert.deepEqual(signToken(key, 7, 'imp_abcdefgh', TS), token);
+    assert.deepEqual(signToken(Buffer.from(SECRET), 7, 'imp_abcdefgh', TS), token);
+    assert.equal(verifyToken(key, token, atSec(TS), TTL_SEC), 'valid');
+    assert.equal(verifyToken(tokenKey('another-secret-xxxxxx'), token, atSec(TS), TTL_SEC), 'bad_signature');
+  });
+
+  it('notices a Buffer secret refilled in place', () => {
+    const secret = Buffer.from(SECRET);
+    assert.equal(hasValidSignature(secret, token), true);
+    secret.fill(0x41);
+    assert.equal(hasValidSignature(secret, token), false);
+  });
+
+  it('signs and verifies random tokens like createHmac does', async () => {
+    const { createHmac } = await import('node:crypto');
+    for (let i = 0; i < 300; i++) {
+      const imp = randomImp(8 + (i % 57));
+      const ad = 1 + ((i * 7919) % 2_147_483_647);
+      const ts = (i * 104_729) % 99_999_999_999;
+      const sig = createHmac('sha256', SECRET).update(`${ad}.${imp}.${ts}`).digest('base64url');
+      assert.equal(signToken(SECRET, ad, imp, ts).sig, sig);
+      assert.equal(hasValidSignature(SECRET, { ad, imp, ts, sig }), true);
+    }
+  });
+});
+
+function randomImp(length: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  return Array.from({ length }, () => alphabet[Math.floor(Math.random() * 64)]).join('');
+}

@@ -5,6 +5,7 @@ import { authenticate } from './auth.js';
 import type { createCatalogRoutes } from './catalog-routes.js';
 import { failureResponse } from './failure.js';
 import { HttpError, notFound, sendError, sendJson } from './http-io.js';
+import { QueryParams } from './query-params.js';
 import type { createQueryRoutes } from './query-routes.js';
 import type { createTrackingRoutes } from './tracking-routes.js';
 
@@ -110,7 +111,8 @@ export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean)
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    // Parsed on demand (src/web/query-params.ts): a click reads four plain values.
+    const query = new QueryParams(q === -1 ? '' : url.slice(q + 1));
     const route = resolve(path);
     const routeName = route?.name ?? 'unknown';
     if (isShuttingDown()) res.setHeader('connection', 'close');

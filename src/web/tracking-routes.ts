@@ -70,18 +70,15 @@ function incomingFromQuery(
   query: URLSearchParams,
   purpose: RequestPurpose,
 ): IncomingEvent | undefined {
-  const ad = parseAdId(query.get('ad'));
+  const rawAd = query.get('ad');
+  const ad = parseAdId(rawAd);
   if (ad === undefined) return undefined;
+  const imp = query.get('imp');
   return {
     type,
     ad,
-    token: parseToken({
-      ad: query.get('ad'),
-      imp: query.get('imp'),
-      ts: query.get('ts'),
-      sig: query.get('sig'),
-    }),
-    rawImp: query.get('imp') ?? '',
+    token: parseToken({ ad, imp, ts: query.get('ts'), sig: query.get('sig') }),
+    rawImp: imp ?? '',
     userAgent: classifyUserAgent(req.headers['user-agent']),
     prefetch: purpose !== 'navigation',
     clientIp: req.socket.remoteAddress ?? '',

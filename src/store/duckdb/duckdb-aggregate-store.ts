@@ -1,4 +1,15 @@
-import { BIGINT, INTEGER, LIST, listValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import {
+  BIGINT,
+  BOOLEAN,
+  DOUBLE,
+  INTEGER,
+  LIST,
+  UTINYINT,
+  VARCHAR,
+  listValue,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 import {
   COUNT_COLUMNS,
   COUNT_FIELDS,
@@ -17,6 +28,7 @@ import type {
   TopRow,
 } from '../aggregate-store.js';
 import { indexAnswers } from '../minute-index/index-answers.js';
+import { appendColumns } from './column-appender.js';
 import { migrateDedupAds } from './dedup-ad-migration.js';
 import { MinuteIndex, type MinuteIndexOptions } from '../minute-index/minute-index.js';
 import type { DuckDbDatabase, Transaction } from './duckdb-database.js';
@@ -225,17 +237,17 @@ export class DuckDbAggregateStore implements AggregateStore {
           await tx.run('DELETE FROM stage_minute');
         }
         if (commit.dedupAdded.length > 0) {
-          await tx.append('dedup_entries', (appender) => {
-            for (const e of commit.dedupAdded) {
-              appender.appendUTinyInt(KIND_CODE[e.kind]);
-              appender.appendVarchar(e.imp);
-              appender.appendBigInt(BigInt(e.firstOffset));
-              appender.appendDouble(e.expiresAt);
-              if (e.ad === ANY_AD) appender.appendNull();
-              else appender.appendInteger(e.ad);
-              appender.endRow();
-            }
-          });
+          const entries = commit.dedupAdded;
+          await tx.append('dedup_entries', (appender) =>
+            appendColumns(appender, DEDUP_TYPES, entries.length, (v, row, i) => {
+              const e = entries[i]!;
+              v[0]!.setItem(row, KIND_CODE[e.kind]);
+              v[1]!.setItem(row, e.imp);
+              v[2]!.setItem(row, BigInt(e.firstOffset));
+              v[3]!.setItem(row, e.expiresAt);
+              v[4]!.setItem(row, e.ad === ANY_AD ? null : e.ad);
+            }),
+          );
         }
         if (commit.dedupExpireBefore !== undefined) {
           await tx.run('DELETE FROM dedup_entries WHERE expires_at < $1', [commit.dedupExpireBefore]);
@@ -365,24 +377,27 @@ export class DuckDbAggregateStore implements AggregateStore {
   }
 }
 
+/** The columns of dedup_entries, in table order (`ad` last: see the note on the schema). */
+const DEDUP_TYPES = [UTINYINT, VARCHAR, BIGINT, DOUBLE, INTEGER];
+/** The columns of stage_minute: late, ad, minute, then the counters in COUNT_FIELDS order. */
+const STAGE_TYPES = [BOOLEAN, INTEGER, INTEGER, ...COUNT_FIELDS.map(() => INTEGER)];
+
 /** Appends deltas to the TEMP staging table, each group flagged late or not. */
 function stage(
   tx: Transaction,
   groups: readonly (readonly [boolean, readonly MinuteDelta[]])[],
 ): Promise<void> {
+  const rows = groups.flatMap(([late, deltas]) => deltas.map((delta) => [late, delta] as const));
   return tx.append(
     'stage_minute',
-    (appender) => {
-      for (const [late, deltas] of groups) {
-        for (const d of deltas) {
-          appender.appendBoolean(late);
-          appender.appendInteger(d.ad);
-          appender.appendInteger(d.minute);
-          for (const field of COUNT_FIELDS) appender.appendInteger(d.counts[field]);
-          appender.endRow();
-        }
-      }
-    },
+    (appender) =>
+      appendColumns(appender, STAGE_TYPES, rows.length, (v, row, i) => {
+        const [late, d] = rows[i]!;
+        v[0]!.setItem(row, late);
+        v[1]!.setItem(row, d.ad);
+        v[2]!.setItem(row, d.minute);
+        for (let f = 0; f < COUNT_FIELDS.length; f++) v[3 + f]!.setItem(row, d.counts[COUNT_FIELDS[f]!]);
+      }),
     true,
   );
 }

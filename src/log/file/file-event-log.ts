@@ -14,7 +14,7 @@ import { frameSize, payloadProblem } from '../record-framing.js';
 import { PendingBatch } from './pending-batch.js';
 import { makeDirectoryDurably, recoverSegments, type RecoveryReport } from './recovery.js';
 import { lockDirectory } from './dir-lock.js';
-import { createSegment, segmentFileName, writeAllAt } from './segment-files.js';
+import { createSegment, datasyncFd, segmentFileName, writeAllAtFd } from './segment-files.js';
 import { RecentBatches } from './recent-batches.js';
 import { retentionPolicyProblem, segmentsToDelete, SegmentUnlinkError, unlinkSegments } from './retention.js';
 import { SegmentReader } from './segment-reader.js';
@@ -52,10 +52,10 @@ export interface FileEventLog extends EventLog {
 }
 
 const realIo: FlushIo = {
-  write: (handle, data, position) => writeAllAt(handle, data, data.length, position),
+  write: (handle, data, position) => writeAllAtFd(handle, data, data.length, position),
   // fdatasync is enough for appends: it also flushes the file size, the only
   // metadata needed to read the new bytes back.
-  datasync: (handle) => handle.datasync(),
+  datasync: (handle) => datasyncFd(handle),
 };
 
 /**

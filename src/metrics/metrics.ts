@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LogFlushObserver, LogStorage, RetentionResult } from '../log/event-log.js';
 import type { LogRetentionObserver } from '../log/log-retention.js';
+import { PlainHistogram, type HistogramSeries } from './plain-histogram.js';
 
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -16,13 +17,13 @@ export class Metrics implements LogFlushObserver, LogRetentionObserver {
     collect: (): void => this.requestCounts.flush(),
   });
 
-  readonly httpLatency = new Histogram({
-    name: 'adtally_http_request_duration_seconds',
-    help: 'Time from request to answer, by route',
-    labelNames: ['route'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly httpLatency = new PlainHistogram(
+    'adtally_http_request_duration_seconds',
+    'Time from request to answer, by route',
+    LATENCY_BUCKETS,
+    this.registry,
+    'route',
+  );
 
   readonly events = new Counter({
     name: 'adtally_ingest_events_total',
@@ -39,12 +40,13 @@ export class Metrics implements LogFlushObserver, LogRetentionObserver {
     registers: [this.registry],
   });
 
-  readonly logAppendLatency = new Histogram({
-    name: 'adtally_log_append_duration_seconds',
-    help: 'Time from append to durable acknowledgement, per event',
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  /** Observed once per event on the click path: see PlainHistogram. */
+  readonly logAppendLatency = new PlainHistogram(
+    'adtally_log_append_duration_seconds',
+    'Time from append to durable acknowledgement, per event',
+    LATENCY_BUCKETS,
+    this.registry,
+  ).child();
 
   readonly logWriteLatency = new Histogram({
     name: 'adtally_log_write_duration_seconds',
@@ -103,15 +105,15 @@ export class Metrics implements LogFlushObserver, LogRetentionObserver {
   /** Counted in plain numbers and added to the counters when they are collected (at a scrape). */
   private readonly requestCounts: PendingCounts = new PendingCounts(this.httpRequests);
   private readonly eventCounts: PendingCounts = new PendingCounts(this.events);
-  /** Label children looked up once: prom-client hashes the label values on every labels() call. */
-  private readonly latencyChildren = new Map<string, ReturnType<Metrics['httpLatency']['labels']>>();
+  /** Each route's latency series, looked up once. */
+  private readonly latencyChildren = new Map<string, HistogramSeries>();
 
   /** One answered request: counted by route and status, timed by route. */
   recordRequest(route: string, status: number, seconds: number): void {
     this.requestCounts.add(route, status);
     let latency = this.latencyChildren.get(route);
     if (latency === undefined) {
-      latency = this.httpLatency.labels(route);
+      latency = this.httpLatency.child(route);
       this.latencyChildren.set(route, latency);
     }
     latency.observe(seconds);

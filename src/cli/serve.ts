@@ -85,8 +85,6 @@ async function startOpening(
   let running = true;
   const aggregation = await AggregationThread.start({
     config: {
-      logDir: follow.dir,
-      durableEnd: follow.durableEnd,
       storePath: pathOfUrl(config.backends.store),
       consumer: 'serve',
       allowedLatenessMs: config.allowedLatenessMs,

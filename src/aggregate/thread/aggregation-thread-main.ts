@@ -143,8 +143,6 @@ async function start(): Promise<void> {
     'catalog.ping': () => catalog.ping(),
     series: (...args: Parameters<AggregateStore['series']>) => aggregates.series(...args),
     top: (...args: Parameters<AggregateStore['top']>) => aggregates.top(...args),
-    replaceCounts: (...args: Parameters<AggregateStore['replaceCounts']>) =>
-      aggregates.replaceCounts(...args),
     check: () => worker.check(),
     metrics: () => metrics.registry.metrics(),
     stop: async () => {

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { LogFollowSpec } from '../../log/open-event-log.js';
-import type { AggregateQueries, MinuteDelta, SeriesRow, TopRow } from '../../store/aggregate-store.js';
+import type { AggregateQueries, SeriesRow, TopRow } from '../../store/aggregate-store.js';
 import type { CatalogStore } from '../../store/catalog-store.js';
 import { OpenHour } from '../../store/minute-index/hour-blocks.js';
 import { indexAnswers } from '../../store/minute-index/index-answers.js';
@@ -155,11 +155,6 @@ export class AggregationThread {
   /** The aggregation metrics, as Prometheus text. */
   metricsText(): Promise<string> {
     return this.call('metrics', []) as Promise<string>;
-  }
-
-  /** Repairs counts (reconciliation), in the store and then, in commit order, in the index. */
-  replaceCounts(rows: readonly MinuteDelta[]): Promise<void> {
-    return this.call('replaceCounts', [rows]) as Promise<void>;
   }
 
   /** The worker commits what it read, the store closes, the thread ends. */

@@ -15,9 +15,6 @@ import type { OpenHourTransfer } from '../../store/minute-index/hour-blocks.js';
 
 /** What the aggregation thread is started with (its `workerData`). */
 export interface AggregationThreadConfig {
-  readonly logDir: string;
-  /** The log's DurableEndCell buffer. */
-  readonly durableEnd: SharedArrayBuffer;
   readonly storePath: string;
   readonly consumer: string;
   readonly allowedLatenessMs: number;
@@ -30,8 +27,7 @@ export interface AggregationThreadConfig {
 
 /** The store calls the request thread makes; `catalog.*` are CatalogStore's methods. */
 export type CatalogCall = Exclude<keyof CatalogStore, 'close'>;
-export type StoreCall =
-  `catalog.${CatalogCall}` | 'series' | 'top' | 'replaceCounts' | 'check' | 'metrics' | 'stop';
+export type StoreCall = `catalog.${CatalogCall}` | 'series' | 'top' | 'check' | 'metrics' | 'stop';
 
 export type ToThread =
   | { readonly type: 'call'; readonly id: number; readonly call: StoreCall; readonly args: unknown[] }

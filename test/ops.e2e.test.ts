@@ -170,15 +170,17 @@ describe('adtally CLI', () => {
 
   it('exits 1 with a reason when the port is taken', async () => {
     const dataDir = makeDataDir();
+    const secondDir = makeDataDir();
     const server = await AdtallyProcess.start(dataDir);
     try {
       const port = new URL(server.url).port;
-      const result = await runCli(['serve', '--port', port, '--data-dir', makeDataDir()]);
+      const result = await runCli(['serve', '--port', port, '--data-dir', secondDir]);
       assert.equal(result.code, 1);
       assert.match(result.stderr, /EADDRINUSE/);
     } finally {
       await server.stop();
       removeDir(dataDir);
+      removeDir(secondDir);
     }
   });
 });

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import { describe, it } from 'node:test';
 import {
   AdtallyProcess,
   CHROME_UA,
   TEST_ADMIN_TOKEN,
+  TEST_SECRET,
   adminApi,
   makeDataDir,
   removeDir,
@@ -167,6 +169,23 @@ describe('adtally CLI', () => {
       assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
     });
   }
+
+  it('exits 1 with the reason of a store the aggregation thread cannot open', async () => {
+    const dataDir = makeDataDir();
+    try {
+      writeFileSync(join(dataDir, 'not-a-store.duckdb'), 'not a DuckDB file\n');
+      const store = `duckdb:${join(dataDir, 'not-a-store.duckdb')}`;
+      const result = await runCli(['serve', '--port', '0', '--data-dir', dataDir, '--store', store], {
+        ADTALLY_SECRET: TEST_SECRET,
+        ADTALLY_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^adtally: .*not a valid DuckDB database file/m);
+      assert.doesNotMatch(result.stdout, /listening on/);
+    } finally {
+      removeDir(dataDir);
+    }
+  });
 
   it('exits 1 with a reason when the port is taken', async () => {
     const dataDir = makeDataDir();

@@ -48,6 +48,8 @@ void test('a commit that fails mid-stream is retried from the last commit: every
     const flaky: AggregateStore = {
       loadCheckpoint: (c) => store.loadCheckpoint(c),
       loadDedup: (h, read) => store.loadDedup(h, read),
+      claimOwnership: (c) => store.claimOwnership(c),
+      listCheckpoints: (p) => store.listCheckpoints(p),
       series: (...a) => store.series(...a),
       top: (...a) => store.top(...a),
       replaceCounts: (rows) => store.replaceCounts(rows),

@@ -65,6 +65,34 @@ export interface LogReader {
   read(from: number, maxBytes: number): Promise<LogBatch>;
 }
 
+/** What a partitioned log needs to place an event: the log is keyed by ad, hot ads salted by imp. */
+export interface PartitionKey {
+  readonly ad: number;
+  readonly imp: string;
+}
+
+/** Where an appended record landed. Offsets are per partition. */
+export interface LogPosition {
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/**
+ * The appending side of the event log, what a collector needs (SPEC 5). The
+ * file log is one partition; the Kafka log has N. `append` resolves only once
+ * the record is durable (fsync'd by the file log; acknowledged by every
+ * in-sync replica, acks=all, for Kafka); concurrent appends share one write
+ * (group commit / one produce request per partition).
+ */
+export interface EventAppender {
+  readonly partitions: number;
+  append(payload: Buffer, key: PartitionKey): Promise<LogPosition>;
+  /** Resolves when appends are taken; rejects with the reason when not (for /readyz). */
+  check(): Promise<void>;
+  /** Flushes pending appends (they resolve or reject), then closes. Later appends reject. */
+  close(): Promise<void>;
+}
+
 export interface EventLog extends LogReader {
   /**
    * Appends one record. Resolves with its offset only once the record is

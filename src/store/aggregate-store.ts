@@ -24,6 +24,38 @@ export interface AggregationCommit {
   /** Dedup entries expiring before this instant (ms) may be dropped. */
   readonly dedupExpireBefore: number | undefined;
   readonly checkpoint: ConsumerCheckpoint;
+  /**
+   * The owner epoch this commit was made under (see AggregateStore.claimOwnership).
+   * When set, the store checks in the same transaction that it is still the
+   * consumer's current epoch, and refuses the whole commit with a
+   * FencedCommitError otherwise. Undefined: no fencing (one process owns the
+   * consumer, as in `adtally serve`).
+   */
+  readonly epoch?: number;
+}
+
+/**
+ * A commit refused because its consumer (one partition of the log) was
+ * claimed by another owner since: the committer is a zombie and must drop its
+ * state for that partition. Nothing of the commit was applied.
+ */
+export class FencedCommitError extends Error {
+  constructor(
+    readonly consumer: string,
+    readonly epoch: number,
+    readonly currentEpoch: number,
+  ) {
+    super(`commit for ${consumer} refused: made under owner epoch ${epoch}, the current epoch is ${currentEpoch}`);
+    this.name = 'FencedCommitError';
+  }
+}
+
+/** A consumer's checkpoint as the query side sees it, for the watermark over partitions. */
+export interface CheckpointRow {
+  readonly consumer: string;
+  readonly checkpoint: ConsumerCheckpoint;
+  /** Wall clock of its last commit (ms since the epoch). */
+  readonly committedAt: number;
 }
 
 /**
@@ -74,6 +106,14 @@ export interface AggregateQueries {
  */
 export interface AggregateStore extends AggregateQueries {
   loadCheckpoint(consumer: string): Promise<ConsumerCheckpoint | undefined>;
+  /**
+   * Makes the caller the owner of `consumer` (a partition's checkpoint row):
+   * bumps its owner epoch atomically and returns the new one. Every later
+   * commit carrying an older epoch is refused (FencedCommitError).
+   */
+  claimOwnership(consumer: string): Promise<number>;
+  /** Checkpoints of every consumer whose name starts with `prefix` (the partitions of one topic). */
+  listCheckpoints(prefix: string): Promise<CheckpointRow[]>;
   /**
    * Dedup entries not expired at `horizonMs`, to rebuild the in-memory index.
    * Entries stored without their ad (an older release) get it first, from

@@ -207,6 +207,7 @@ describe('dedup_entries without ad (the imp-only release) migrate on start', () 
           target.transaction((tx) =>
             work({
               append: (...a) => tx.append(...a),
+              all: (...a) => tx.all(...a),
               run: (sql, ...rest) =>
                 sql.startsWith('UPDATE') ? Promise.reject(new Error('injected kill')) : tx.run(sql, ...rest),
             }),

@@ -18,14 +18,16 @@ import {
   type BucketCounts,
 } from '../../aggregate/counts.js';
 import { ANY_AD, type DedupEntry } from '../../aggregate/dedup-index.js';
-import type {
-  AggregateStore,
-  AggregationCommit,
-  ConsumerCheckpoint,
-  MinuteDelta,
-  ReadEventAt,
-  SeriesRow,
-  TopRow,
+import {
+  FencedCommitError,
+  type AggregateStore,
+  type AggregationCommit,
+  type CheckpointRow,
+  type ConsumerCheckpoint,
+  type MinuteDelta,
+  type ReadEventAt,
+  type SeriesRow,
+  type TopRow,
 } from '../aggregate-store.js';
 import { indexAnswers } from '../minute-index/index-answers.js';
 import { appendColumns } from './column-appender.js';
@@ -91,6 +93,11 @@ CREATE TABLE IF NOT EXISTS consumer_checkpoints (
   consumer VARCHAR PRIMARY KEY,
   log_offset BIGINT NOT NULL,
   max_event_time DOUBLE
+);
+ALTER TABLE consumer_checkpoints ADD COLUMN IF NOT EXISTS committed_at DOUBLE;
+CREATE TABLE IF NOT EXISTS consumer_owners (
+  consumer VARCHAR PRIMARY KEY,
+  epoch BIGINT NOT NULL
 );
 `;
 
@@ -190,6 +197,37 @@ export class DuckDbAggregateStore implements AggregateStore {
     return { offset: Number(row.log_offset), maxEventTime: row.max_event_time ?? undefined };
   }
 
+  async claimOwnership(consumer: string): Promise<number> {
+    let epoch = 0;
+    await this.db.transaction(async (tx) => {
+      const [row] = await tx.all<{ epoch: bigint | number }>(
+        `INSERT INTO consumer_owners VALUES ($1, 1)
+         ON CONFLICT (consumer) DO UPDATE SET epoch = consumer_owners.epoch + 1
+         RETURNING epoch`,
+        [consumer],
+      );
+      epoch = Number(row!.epoch);
+    });
+    return epoch;
+  }
+
+  async listCheckpoints(prefix: string): Promise<CheckpointRow[]> {
+    const rows = await this.reads.all<{
+      consumer: string;
+      log_offset: bigint | number;
+      max_event_time: number | null;
+      committed_at: number | null;
+    }>(
+      'SELECT consumer, log_offset, max_event_time, committed_at FROM consumer_checkpoints WHERE starts_with(consumer, $1) ORDER BY consumer',
+      [prefix],
+    );
+    return rows.map((r) => ({
+      consumer: r.consumer,
+      checkpoint: { offset: Number(r.log_offset), maxEventTime: r.max_event_time ?? undefined },
+      committedAt: r.committed_at ?? 0,
+    }));
+  }
+
   async loadDedup(horizonMs: number, readEventAt: ReadEventAt): Promise<DedupEntry[]> {
     const migrated = await migrateDedupAds(this.db, horizonMs, readEventAt);
     if (migrated !== undefined && migrated.entries > 0) {
@@ -227,6 +265,15 @@ export class DuckDbAggregateStore implements AggregateStore {
   commit(consumer: string, commit: AggregationCommit): Promise<void> {
     return this.db.transaction(
       async (tx) => {
+        if (commit.epoch !== undefined) {
+          // First, so a zombie's commit changes nothing: the whole transaction rolls back.
+          const [owner] = await tx.all<{ epoch: bigint | number }>(
+            'SELECT epoch FROM consumer_owners WHERE consumer = $1',
+            [consumer],
+          );
+          const current = owner === undefined ? 0 : Number(owner.epoch);
+          if (current !== commit.epoch) throw new FencedCommitError(consumer, commit.epoch, current);
+        }
         if (commit.deltas.length + commit.lateDeltas.length > 0) {
           await stage(tx, [
             [false, commit.deltas],
@@ -253,9 +300,10 @@ export class DuckDbAggregateStore implements AggregateStore {
           await tx.run('DELETE FROM dedup_entries WHERE expires_at < $1', [commit.dedupExpireBefore]);
         }
         await tx.run(
-          `INSERT INTO consumer_checkpoints VALUES ($1, $2, $3)
-           ON CONFLICT (consumer) DO UPDATE SET log_offset = excluded.log_offset, max_event_time = excluded.max_event_time`,
-          [consumer, BigInt(commit.checkpoint.offset), commit.checkpoint.maxEventTime ?? null],
+          `INSERT INTO consumer_checkpoints (consumer, log_offset, max_event_time, committed_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (consumer) DO UPDATE SET log_offset = excluded.log_offset,
+             max_event_time = excluded.max_event_time, committed_at = excluded.committed_at`,
+          [consumer, BigInt(commit.checkpoint.offset), commit.checkpoint.maxEventTime ?? null, Date.now()],
         );
       },
       () => {

@@ -11,6 +11,8 @@ export type SqlParams = DuckDBValue[];
 /** What a transaction body may do. */
 export interface Transaction {
   run(sql: string, params?: SqlParams, types?: DuckDBType[]): Promise<void>;
+  /** Rows of a query inside this transaction, as `DuckDbDatabase.all` gives them. */
+  all<T>(sql: string, params?: SqlParams): Promise<T[]>;
   /**
    * Bulk-appends rows with DuckDB's appender, inside this transaction (a
    * rollback removes them): far cheaper than binding large parameter lists.
@@ -104,6 +106,10 @@ export class DuckDbDatabase {
         result = await work({
           run: async (sql, params = [], types) => {
             await this.connection.run(sql, params, types);
+          },
+          all: async <T>(sql: string, params: SqlParams = []) => {
+            const reader = await this.connection.runAndReadAll(sql, params);
+            return reader.getRowObjectsJS() as T[];
           },
           append: async (table, write, temp = false) => {
             const appender = await this.connection.createAppender(

@@ -87,6 +87,12 @@ export interface EventSenderDeps {
   readonly targetUrlOf: ((ad: number) => string | undefined) | undefined;
   readonly random: () => number;
   readonly clockSlackMs: number;
+  /**
+   * Keep events whose request got no answer (a killed server, a 5xx) in the
+   * truth as "counted at most once" instead of giving up exactness: for runs
+   * that kill processes on purpose.
+   */
+  readonly tolerateUnknownFate: boolean;
   readonly lateByMs: number;
 }
 
@@ -148,6 +154,7 @@ export class EventSender {
   ): Promise<void> {
     const { deps } = this;
     deps.stats.sent++;
+    let sending: { type: EventType; token: SentToken; startedAt: number } | undefined;
     try {
       const type: EventType = event.kind === 'click' ? 'click' : event.type;
       const token = await this.tokenFor(event);
@@ -158,6 +165,7 @@ export class EventSender {
       }
       const invalid = event.kind === 'fresh' ? event.invalid : undefined;
       const path = `/${type}?ad=${token.ad}&imp=${token.imp}&ts=${token.ts}&sig=${token.sig}`;
+      sending = { type, token, startedAt: performance.now() };
       const res = await deps.client.request('GET', path, this.headersFor(invalid));
       deps.stats.latency.record(res.answeredAt - scheduledAt);
       this.checkAnswer(type, token, res, invalid === 'prefetch');
@@ -169,6 +177,16 @@ export class EventSender {
       deps.plan.answered(event, type, token);
     } catch (err) {
       this.failed(err);
+      if (sending !== undefined && deps.tolerateUnknownFate && isUnknownFate(err)) {
+        const earliest = sending.startedAt + this.wallOffset - deps.clockSlackMs;
+        const latest = performance.now() + this.wallOffset + deps.clockSlackMs;
+        deps.truth?.recordMaybe(
+          sending.token.ad,
+          fieldOf(sending.type, expectationOf(event)),
+          earliest,
+          latest,
+        );
+      }
     }
   }
 
@@ -244,6 +262,11 @@ export class EventSender {
         }
       } catch (err) {
         for (let i = 0; i < lines.length; i++) this.failed(err);
+        if (deps.tolerateUnknownFate && isUnknownFate(err)) {
+          for (const { event, type, token, at } of dated) {
+            deps.truth?.recordMaybe(token.ad, fieldOf(type, expectationOf(event)), at, at);
+          }
+        }
       }
     })();
     this.pending.add(done);
@@ -260,3 +283,8 @@ export class EventSender {
 }
 
 const pick = <T>(list: readonly T[], random: () => number): T => list[Math.floor(random() * list.length)]!;
+
+/** No answer, or a 5xx: the server may or may not have recorded the event. */
+function isUnknownFate(err: unknown): boolean {
+  return err instanceof UnknownFate || err instanceof LoadRequestError;
+}

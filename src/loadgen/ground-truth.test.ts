@@ -123,4 +123,46 @@ describe('GroundTruth', () => {
     assert.equal(fieldOf('impression', 'bad_signature'), 'impressionBadSignature');
     assert.equal(fieldOf('click', 'duplicate'), 'clickDuplicate');
   });
+
+  it('lets an event of unknown fate count once or not at all, never twice', () => {
+    const truth = new GroundTruth();
+    truth.record(3, 'clicks', at(0, 1_000), at(0, 1_002));
+    truth.recordMaybe(3, 'clicks', at(0, 5_000), at(0, 5_500));
+    truth.recordMaybe(3, 'clicks', at(0, 59_990), at(1, 20));
+    assert.equal(truth.maybeCount, 2);
+    for (const [m0, m1] of [
+      [1, 0],
+      [2, 0],
+      [3, 0],
+      [2, 1],
+    ] as const) {
+      assert.deepEqual(
+        truth.check(
+          3,
+          observed([
+            [at(0), { clicks: m0 }],
+            [at(1), { clicks: m1 }],
+          ]),
+        ),
+        [],
+        `${m0} + ${m1} is allowed`,
+      );
+    }
+    // The sure click is missing: not excused by the unknown ones.
+    assert.equal(truth.check(3, observed([[at(0), { clicks: 0 }]])).length, 1);
+    // Four counted from three events: one of them twice.
+    assert.ok(
+      truth.check(
+        3,
+        observed([
+          [at(0), { clicks: 3 }],
+          [at(1), { clicks: 1 }],
+        ]),
+      ).length > 0,
+    );
+    // The unknown ones survive a save and a load.
+    const loaded = GroundTruth.fromJSON(JSON.parse(JSON.stringify(truth.toJSON())));
+    assert.equal(loaded.maybeCount, 2);
+    assert.deepEqual(loaded.check(3, observed([[at(0), { clicks: 3 }]])), []);
+  });
 });

@@ -30,10 +30,17 @@ export function fieldOf(type: 'impression' | 'click', expectation: Expectation):
 const FIELD_INDEX = new Map(COUNT_FIELDS.map((f, i) => [f, i]));
 const newCounters = (): Int32Array => new Int32Array(COUNT_FIELDS.length);
 
-/** Per ad: counters per minute of events surely in it, and of events straddling its end. */
+/**
+ * Per ad: counters per minute of events surely in it, and of events
+ * straddling its end; and the same for events whose fate is unknown (no
+ * answer: the server may or may not have recorded them), which may count
+ * once or not at all.
+ */
 interface AdTruth {
   readonly within: Map<number, Int32Array>;
   readonly straddling: Map<number, Int32Array>;
+  readonly maybeWithin: Map<number, Int32Array>;
+  readonly maybeStraddling: Map<number, Int32Array>;
 }
 
 /** A counter of one (ad, minute) the server got wrong. */
@@ -62,7 +69,11 @@ export interface GroundTruthJson {
     readonly ad: number;
     readonly within: readonly [number, number[]][];
     readonly straddling: readonly [number, number[]][];
+    readonly maybeWithin?: readonly [number, number[]][];
+    readonly maybeStraddling?: readonly [number, number[]][];
   }[];
+  /** Events whose request got no answer, each allowed to count once or not at all. */
+  readonly maybe?: number;
 }
 
 export type ObservedCounts = ReadonlyMap<number, Readonly<Record<CountField, number>>>;
@@ -88,9 +99,27 @@ export class GroundTruth {
   private events = 0;
   /** Events whose interval spans more than one boundary (a request over 60 s): not attributable. */
   private unattributable = 0;
+  private maybe = 0;
 
   /** One answered event whose event time is in [earliestMs, latestMs]. */
   record(ad: number, field: CountField, earliestMs: number, latestMs: number): void {
+    this.add(ad, field, earliestMs, latestMs, false);
+  }
+
+  /**
+   * One event whose request got no answer (the server was killed, a 5xx):
+   * it may have been recorded, with an event time in [earliestMs, latestMs],
+   * or not. The check lets it count once or not at all, never twice.
+   */
+  recordMaybe(ad: number, field: CountField, earliestMs: number, latestMs: number): void {
+    this.add(ad, field, earliestMs, latestMs, true);
+  }
+
+  get maybeCount(): number {
+    return this.maybe;
+  }
+
+  private add(ad: number, field: CountField, earliestMs: number, latestMs: number, maybe: boolean): void {
     const first = minuteOf(earliestMs);
     const last = minuteOf(latestMs);
     if (last - first > 1) {
@@ -98,11 +127,18 @@ export class GroundTruth {
       return;
     }
     const truth = this.adTruth(ad);
-    const map = first === last ? truth.within : truth.straddling;
+    const map = maybe
+      ? first === last
+        ? truth.maybeWithin
+        : truth.maybeStraddling
+      : first === last
+        ? truth.within
+        : truth.straddling;
+    if (maybe) this.maybe++;
+    else this.events++;
     let counters = map.get(first);
     if (counters === undefined) map.set(first, (counters = newCounters()));
     counters[FIELD_INDEX.get(field)!]!++;
-    this.events++;
     if (earliestMs < this.firstMs) this.firstMs = earliestMs;
     if (latestMs > this.lastMs) this.lastMs = latestMs;
   }
@@ -136,6 +172,9 @@ export class GroundTruth {
    * boundary that the previous minute did not take must land in this one, so
    * the split is forced minute by minute: any count outside what a split
    * allows is reported, and the walk resumes from the nearest consistent split.
+   * Events of unknown fate widen each minute they may fall in by one each
+   * (they are never forced), and the ad's total may exceed the sure events by
+   * at most their number.
    */
   check(ad: number, observed: ObservedCounts): Mismatch[] {
     const span = this.window();
@@ -146,25 +185,47 @@ export class GroundTruth {
     for (const [i, field] of COUNT_FIELDS.entries()) {
       let carried = 0;
       let runStart = span.fromMs;
+      let sure = 0;
+      let maybe = 0;
+      let seenTotal = 0;
+      const at = (map: Map<number, Int32Array> | undefined, minute: number): number =>
+        (map?.get(minute) ?? zeros)[i]!;
       for (let ms = span.fromMs; ms < span.toMs; ms += MINUTE_MS) {
         const minute = ms / MINUTE_MS;
-        const within = (truth?.within.get(minute) ?? zeros)[i]!;
-        const straddling = (truth?.straddling.get(minute) ?? zeros)[i]!;
+        const within = at(truth?.within, minute);
+        const straddling = at(truth?.straddling, minute);
+        const maybeHere =
+          at(truth?.maybeWithin, minute) +
+          at(truth?.maybeStraddling, minute) +
+          at(truth?.maybeStraddling, minute - 1);
         const seen = observed.get(ms)?.[field] ?? 0;
+        sure += within + straddling;
+        maybe += at(truth?.maybeWithin, minute) + at(truth?.maybeStraddling, minute);
+        seenTotal += seen;
         const takenHere = seen - within - carried;
-        if (takenHere < 0 || takenHere > straddling) {
+        if (takenHere < 0 || takenHere > straddling + maybeHere) {
           mismatches.push({
             ad,
             field,
             minute: ms,
             fromMinute: runStart,
-            expected: { min: within + carried, max: within + carried + straddling },
+            expected: { min: within + carried, max: within + carried + straddling + maybeHere },
             observed: seen,
           });
         }
         const taken = Math.min(Math.max(takenHere, 0), straddling);
         carried = straddling - taken;
         if (straddling === 0) runStart = ms + MINUTE_MS;
+      }
+      if (maybe > 0 && seenTotal > sure + maybe) {
+        mismatches.push({
+          ad,
+          field,
+          minute: span.toMs - MINUTE_MS,
+          fromMinute: span.fromMs,
+          expected: { min: sure, max: sure + maybe },
+          observed: seenTotal,
+        });
       }
     }
     return mismatches;
@@ -185,7 +246,10 @@ export class GroundTruth {
         ad,
         within: entries(t.within),
         straddling: entries(t.straddling),
+        maybeWithin: entries(t.maybeWithin),
+        maybeStraddling: entries(t.maybeStraddling),
       })),
+      maybe: this.maybe,
     };
   }
 
@@ -207,21 +271,38 @@ export class GroundTruth {
       }
       return Int32Array.from(values as number[]);
     };
-    for (const { ad, within, straddling } of data.ads as GroundTruthJson['ads']) {
+    for (const {
+      ad,
+      within,
+      straddling,
+      maybeWithin,
+      maybeStraddling,
+    } of data.ads as GroundTruthJson['ads']) {
       const t = truth.adTruth(ad);
       for (const [minute, values] of within) t.within.set(minute, counters(values));
       for (const [minute, values] of straddling) t.straddling.set(minute, counters(values));
+      for (const [minute, values] of maybeWithin ?? []) t.maybeWithin.set(minute, counters(values));
+      for (const [minute, values] of maybeStraddling ?? []) t.maybeStraddling.set(minute, counters(values));
     }
     truth.firstMs = data.firstMs ?? Number.POSITIVE_INFINITY;
     truth.lastMs = data.lastMs ?? Number.NEGATIVE_INFINITY;
     truth.events = data.events ?? 0;
     truth.unattributable = data.unattributable ?? 0;
+    truth.maybe = data.maybe ?? 0;
     return truth;
   }
 
   private adTruth(ad: number): AdTruth {
     let truth = this.ads.get(ad);
-    if (truth === undefined) this.ads.set(ad, (truth = { within: new Map(), straddling: new Map() }));
+    if (truth === undefined) {
+      truth = {
+        within: new Map(),
+        straddling: new Map(),
+        maybeWithin: new Map(),
+        maybeStraddling: new Map(),
+      };
+      this.ads.set(ad, truth);
+    }
     return truth;
   }
 }

@@ -19,6 +19,10 @@ export interface LoadgenOptions {
   readonly ads: number;
   readonly useExisting: boolean;
   readonly mix: TrafficMix;
+  /** Unanswered events are "at most once" in the check instead of making it inexact. */
+  readonly tolerateUnknownFate: boolean;
+  /** Pause between creating the ads and the first event (ms). */
+  readonly catalogWaitMs: number;
   /** How far in the past late batch lines are dated, at most. */
   readonly lateByMs: number;
   readonly adminToken: string;
@@ -72,6 +76,11 @@ const SETTINGS = {
     'wait at most this long for the watermark (default 60s)',
   ),
   seed: positiveIntSetting('seed', '', 'seed of the traffic mix (default 1)'),
+  catalogWait: durationSetting(
+    'catalog-wait',
+    '',
+    "wait this long after creating ads before sending: a cluster's collectors learn of them asynchronously (default 0)",
+  ),
   saveTruth: stringSetting('save-truth', '', 'write the ground truth to FILE', 'FILE'),
   checkOnly: stringSetting(
     'check-only',
@@ -85,6 +94,8 @@ const SWITCHES = {
   'use-existing': "spread traffic over the target's active ads instead of creating ads",
   'clicks-only': 'send clicks only (on new impression ids), no impression pixels',
   'no-check': 'only send traffic; do not check the counts afterwards',
+  'tolerate-unknown-fate':
+    'an event whose request got no answer (a killed server, a 5xx) may count once or not at all, never twice',
   json: 'print the summary as JSON on stdout',
   quiet: 'no progress line',
 };
@@ -181,6 +192,8 @@ export function parseLoadgenOptions(
     settleTimeoutMs: v.settleTimeout ?? 60_000,
     seed: v.seed ?? 1,
     check: !switches.has('no-check'),
+    tolerateUnknownFate: switches.has('tolerate-unknown-fate'),
+    catalogWaitMs: v.catalogWait ?? 0,
     saveTruth: v.saveTruth,
     checkOnly: v.checkOnly,
     json: switches.has('json'),

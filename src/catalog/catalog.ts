@@ -38,6 +38,18 @@ export class Catalog {
     return catalog;
   }
 
+  /**
+   * Reads the ads again from the store: how a collector picks up a change
+   * another process (`adtally api`) made, when the store tells it one happened.
+   * Replaced whole, so a lookup sees the old set or the new one.
+   */
+  async reloadAds(): Promise<void> {
+    const ads = await this.store.listAds();
+    this.ads.clear();
+    for (const ad of ads) this.ads.set(ad.id, ad);
+    this.reindexActive();
+  }
+
   private reindexActive(): void {
     this.activeAds = [...this.ads.values()].filter((ad) => ad.active);
   }

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { AggregationThread } from '../aggregate/thread/aggregation-thread.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadOrCreateSecrets } from '../config/data-dir-secrets.js';
@@ -11,7 +10,8 @@ import { Metrics } from '../metrics/metrics.js';
 import { DEFAULT_MINUTE_INDEX, MinuteIndex } from '../store/minute-index/minute-index.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
 import { createQueryRoutes } from '../web/query-routes.js';
-import { createHttpServer, createRequestHandler } from '../web/server.js';
+import { createRequestHandler } from '../web/server.js';
+import { listen } from './listen.js';
 import { createTrackingRoutes } from '../web/tracking-routes.js';
 
 /** A running `adtally serve`: what the CLI and in-process tests hold. */
@@ -30,9 +30,6 @@ export interface ServeTestHooks {
 
 /** How long a `consistent=true` query waits for the aggregation to commit past what it must include. */
 const CONSISTENT_WAIT_MS = 1_000;
-
-/** How long in-flight requests get to finish on shutdown before their sockets are cut. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Starts every part of the embedded pipeline in this process. */
 export async function startServe(
@@ -111,7 +108,13 @@ async function startOpening(
   });
   const catalog = await Catalog.load(aggregation.catalogStore);
   const collector = new Collector({
-    log,
+    // One partition: the file log. TODO(merge): file-event-appender.ts from the Kafka work.
+    log: {
+      partitions: 1,
+      append: async (payload) => ({ partition: 0, offset: await log.append(payload) }),
+      check: () => log.check(),
+      close: () => log.close(),
+    },
     lookupAd: (id) => catalog.adById(id),
     secret,
     clickTtlMs: config.tokens.clickTtlMs,
@@ -144,17 +147,19 @@ async function startOpening(
         publicUrl: () => config.http.publicUrl ?? url,
         eventsInflightBytes: config.http.eventsInflightBytes,
       }),
-      catalogRoutes: createCatalogRoutes(catalog),
-      queryRoutes: createQueryRoutes({
+      api: {
+        catalogRoutes: createCatalogRoutes(catalog),
+        queryRoutes: createQueryRoutes({
+          catalog,
+          store: aggregation.queries,
+          watermark: () => aggregation.committedWatermark(),
+          // Every event acknowledged before the query arrived is below the log's durable end now.
+          awaitAcknowledged: () => aggregation.waitForCommitted(log.durableEnd(), CONSISTENT_WAIT_MS),
+          now,
+        }),
         catalog,
-        store: aggregation.queries,
-        watermark: () => aggregation.committedWatermark(),
-        // Every event acknowledged before the query arrived is below the log's durable end now.
-        awaitAcknowledged: () => aggregation.waitForCommitted(log.durableEnd(), CONSISTENT_WAIT_MS),
-        now,
-      }),
-      catalog,
-      adminToken: secrets.adminToken,
+        adminToken: secrets.adminToken,
+      },
       metrics,
       moreMetrics: () => aggregation.metricsText(),
       readiness: {
@@ -167,28 +172,15 @@ async function startOpening(
     },
     () => shuttingDown,
   );
-  const server = createHttpServer(handler);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.http.port, config.http.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const listening = await listen(handler, config.http.host, config.http.port);
+  const url = listening.url;
   if (secrets.fromDataDir) print(`adtally: admin token ${secrets.adminToken} (kept in ${secrets.path})`);
   print(`adtally: listening on ${url}`);
 
   async function shutdown(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const forced = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-    await closed;
-    clearTimeout(forced);
+    await listening.close();
     // Reverse order of opening: the worker commits what it read and the store closes, then the log.
     for (const close of opened.reverse()) await close();
   }

@@ -12,18 +12,33 @@ import type { createTrackingRoutes } from './tracking-routes.js';
 export interface Readiness {
   /** Each dependency's check; all must pass for /readyz to answer 200. */
   readonly checks: Record<string, () => Promise<void>>;
+  /**
+   * Dependencies working in a degraded way while the process still serves
+   * (a collector spilling to its local log): named in the answer, still 200.
+   */
+  readonly degraded?: () => Record<string, string | undefined>;
 }
 
+/**
+ * What one process serves. `adtally serve` has every part; `collector` only
+ * the tracking routes, `api` the catalog and queries, `worker` only the
+ * operations routes (SPEC 5). A route of a missing part answers 404.
+ */
 export interface WebApp {
-  readonly tracking: ReturnType<typeof createTrackingRoutes>;
-  readonly catalogRoutes: ReturnType<typeof createCatalogRoutes>;
-  readonly queryRoutes: ReturnType<typeof createQueryRoutes>;
-  readonly catalog: Catalog;
-  readonly adminToken: string;
+  readonly tracking?: ReturnType<typeof createTrackingRoutes>;
+  /** The advertiser API: its routes, and the catalog and admin token that authenticate them. */
+  readonly api?: AdvertiserApi;
   readonly metrics: Metrics;
   /** Metrics kept elsewhere (the aggregation thread's registry), appended to /metrics. */
   readonly moreMetrics?: () => Promise<string>;
   readonly readiness: Readiness;
+}
+
+export interface AdvertiserApi {
+  readonly catalogRoutes: ReturnType<typeof createCatalogRoutes>;
+  readonly queryRoutes: ReturnType<typeof createQueryRoutes>;
+  readonly catalog: Catalog;
+  readonly adminToken: string;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => Promise<void> | void;
@@ -43,46 +58,27 @@ interface Route {
 const AD_PATH = /^\/api\/v1\/ads\/([1-9][0-9]{0,9})$/;
 const AGGREGATES_PATH = /^\/api\/v1\/(ads|campaigns)\/([1-9][0-9]{0,9})\/aggregates$/;
 
-/** Builds the routing table and returns the node:http request listener. */
-export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean) {
-  const { tracking, catalogRoutes: catalogR, queryRoutes, metrics } = app;
+/** Adds the advertiser API's fixed routes to `routes`; returns the resolver of its routes with ids. */
+function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: string) => Route | undefined {
+  const { catalogRoutes: catalogR, queryRoutes } = api;
   const authed =
     (handler: AuthedHandler): Handler =>
     async (req, res, query) =>
-      handler(req, res, await authenticate(req, app.adminToken, app.catalog), query);
-
-  const routes = new Map<string, Route>([
-    ['/click', { name: 'click', methods: { GET: tracking.click, HEAD: tracking.click } }],
-    ['/impression', { name: 'impression', methods: { GET: tracking.impression, HEAD: tracking.impression } }],
-    ['/events', { name: 'events', methods: { POST: tracking.events } }],
-    ['/ad', { name: 'ad', methods: { GET: tracking.ad } }],
-    ['/healthz', { name: 'healthz', methods: { GET: (_q, res) => sendJson(res, 200, { status: 'ok' }) } }],
-    ['/readyz', { name: 'readyz', methods: { GET: (_q, res) => readyz(app.readiness, res) } }],
-    ['/metrics', { name: 'metrics', methods: { GET: (_q, res) => sendMetrics(app, res) } }],
-    [
-      '/api/v1/advertisers',
-      {
-        name: 'advertisers',
-        methods: { GET: authed(catalogR.listAdvertisers), POST: authed(catalogR.createAdvertiser) },
-      },
-    ],
-    [
-      '/api/v1/campaigns',
-      {
-        name: 'campaigns',
-        methods: { GET: authed(catalogR.listCampaigns), POST: authed(catalogR.createCampaign) },
-      },
-    ],
-    [
-      '/api/v1/ads',
-      { name: 'ads', methods: { GET: authed(catalogR.listAds), POST: authed(catalogR.createAd) } },
-    ],
-    ['/api/v1/top', { name: 'top', methods: { GET: authed(queryRoutes.top) } }],
-  ]);
-
-  function resolve(path: string): Route | undefined {
-    const fixed = routes.get(path);
-    if (fixed !== undefined) return fixed;
+      handler(req, res, await authenticate(req, api.adminToken, api.catalog), query);
+  routes.set('/api/v1/advertisers', {
+    name: 'advertisers',
+    methods: { GET: authed(catalogR.listAdvertisers), POST: authed(catalogR.createAdvertiser) },
+  });
+  routes.set('/api/v1/campaigns', {
+    name: 'campaigns',
+    methods: { GET: authed(catalogR.listCampaigns), POST: authed(catalogR.createCampaign) },
+  });
+  routes.set('/api/v1/ads', {
+    name: 'ads',
+    methods: { GET: authed(catalogR.listAds), POST: authed(catalogR.createAd) },
+  });
+  routes.set('/api/v1/top', { name: 'top', methods: { GET: authed(queryRoutes.top) } });
+  return (path): Route | undefined => {
     const adMatch = AD_PATH.exec(path);
     if (adMatch !== null) {
       const id = Number(adMatch[1]);
@@ -104,7 +100,28 @@ export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean)
       };
     }
     return undefined;
+  };
+}
+
+/** Builds the routing table and returns the node:http request listener. */
+export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean) {
+  const { tracking, api, metrics } = app;
+  const routes = new Map<string, Route>([
+    ['/healthz', { name: 'healthz', methods: { GET: (_q, res) => sendJson(res, 200, { status: 'ok' }) } }],
+    ['/readyz', { name: 'readyz', methods: { GET: (_q, res) => readyz(app.readiness, res) } }],
+    ['/metrics', { name: 'metrics', methods: { GET: (_q, res) => sendMetrics(app, res) } }],
+  ]);
+  if (tracking !== undefined) {
+    routes.set('/click', { name: 'click', methods: { GET: tracking.click, HEAD: tracking.click } });
+    routes.set('/impression', {
+      name: 'impression',
+      methods: { GET: tracking.impression, HEAD: tracking.impression },
+    });
+    routes.set('/events', { name: 'events', methods: { POST: tracking.events } });
+    routes.set('/ad', { name: 'ad', methods: { GET: tracking.ad } });
   }
+  const resolveWithId = api === undefined ? () => undefined : addApiRoutes(api, routes);
+  const resolve = (path: string): Route | undefined => routes.get(path) ?? resolveWithId(path);
 
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
@@ -172,7 +189,10 @@ async function readyz(readiness: Readiness, res: ServerResponse): Promise<void> 
       results[name] = (err as Error).message;
     }
   }
-  sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not_ready', checks: results });
+  const degraded = Object.entries(readiness.degraded?.() ?? {}).filter(([, why]) => why !== undefined);
+  if (!ok) sendJson(res, 503, { status: 'not_ready', checks: results });
+  else if (degraded.length === 0) sendJson(res, 200, { status: 'ready', checks: results });
+  else sendJson(res, 200, { status: 'degraded', checks: results, degraded: Object.fromEntries(degraded) });
 }
 
 async function sendMetrics(app: WebApp, res: ServerResponse): Promise<void> {

@@ -1,6 +1,6 @@
 import type { TrackedEvent } from '../domain/event.js';
 import { emptyCounts, type BucketCounts } from './counts.js';
-import { DedupIndex, type DedupEntry } from './dedup-index.js';
+import { DedupIndex, type DedupDecision, type DedupEntry } from './dedup-index.js';
 import { minuteOf } from './minute.js';
 import { Watermark } from './watermark.js';
 
@@ -93,8 +93,12 @@ export class MinuteAggregator {
    * dedup (an invalid click must not use up the impression's billable click);
    * valid events are `first` (billable) or `duplicate`. A late event still
    * counts in the minute of its own event time.
+   *
+   * `claimed` is the decision a shared dedup store made for this valid event
+   * (a partitioned log: see dedup/dedup-store.ts); the in-memory index is then
+   * not consulted.
    */
-  apply(offset: number, event: TrackedEvent): void {
+  apply(offset: number, event: TrackedEvent, claimed?: DedupDecision): void {
     this.#events++;
     const time = event.eventTime;
     // A batch line's `at` may run up to 5 s ahead of the collector's clock; the
@@ -119,8 +123,9 @@ export class MinuteAggregator {
     const click = event.type === 'click';
     switch (outcome) {
       case 'ok': {
-        const expiresAt = event.tokenTs * 1000 + this.#expiryOffsetMs;
-        const first = this.#dedup.decide(event.type, event.ad, event.imp, offset, expiresAt) === 'first';
+        const decision =
+          claimed ?? this.#dedup.decide(event.type, event.ad, event.imp, offset, this.dedupExpiryOf(event));
+        const first = decision === 'first';
         if (click) {
           if (first) c.clicks++;
           else c.clickDuplicate++;
@@ -149,6 +154,11 @@ export class MinuteAggregator {
         throw new TypeError(`unhandled outcome ${String(unhandled)}`);
       }
     }
+  }
+
+  /** When dedup may forget a valid event's impression: its token's expiry plus the margins above. */
+  dedupExpiryOf(event: Pick<TrackedEvent, 'tokenTs'>): number {
+    return event.tokenTs * 1000 + this.#expiryOffsetMs;
   }
 
   /**

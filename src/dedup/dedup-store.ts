@@ -1,8 +1,16 @@
 import type { DedupDecision, DedupKind } from '../aggregate/dedup-index.js';
 
+/**
+ * What a claim is about: the first valid impression or click of (ad, imp);
+ * or, for `forward`, the first copy of a record a collector forwarded from
+ * its spill log, `imp` holding the record's origin and `ad` 0 (a forward
+ * replayed after a crash puts a second copy in the log).
+ */
+export type ClaimKind = DedupKind | 'forward';
+
 /** One valid event asking whether it is the first of its kind for its impression (ad, imp). */
 export interface DedupClaim {
-  readonly kind: DedupKind;
+  readonly kind: ClaimKind;
   readonly ad: number;
   readonly imp: string;
   /** Where the event is in the log: its partition and its offset there. */

@@ -9,12 +9,12 @@ import {
 import { classifyOutcome, type Outcome } from '../domain/outcome.js';
 import { tokenKey, verifyToken, type ImpressionToken, type TokenSecret } from '../domain/token.js';
 import type { UserAgentClass } from '../domain/user-agent.js';
-import type { EventLog } from '../log/event-log.js';
+import type { EventAppender, LogPosition } from '../log/event-log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Ad } from '../store/catalog-store.js';
 
 export interface CollectorDeps {
-  readonly log: EventLog;
+  readonly log: EventAppender;
   readonly lookupAd: (id: number) => Ad | undefined;
   readonly secret: Buffer;
   readonly clickTtlMs: number;
@@ -41,7 +41,7 @@ export interface IncomingEvent {
 export interface Recorded {
   readonly ad: Ad | undefined;
   readonly outcome: Outcome;
-  readonly offset: number;
+  readonly position: LogPosition;
 }
 
 const SANITIZE_IMP = /[^A-Za-z0-9_-]/g;
@@ -49,7 +49,7 @@ const IP_CACHE_LIMIT = 50_000;
 
 /**
  * Turns requests into raw event records and makes them durable. Resolves only
- * after the event log acknowledged the record (fsync'd), so a caller that
+ * after the event log acknowledged the record (fsync'd, or acked by Kafka), so a caller that
  * answers after `record` resolves never acknowledges a lost event.
  */
 export class Collector {
@@ -106,9 +106,9 @@ export class Collector {
       source: incoming.source,
     };
     const started = performance.now();
-    const offset = await deps.log.append(encodeEvent(event));
+    const position = await deps.log.append(encodeEvent(event), event);
     deps.metrics.logAppendLatency.observe((performance.now() - started) / 1000);
     deps.metrics.recordEvent(event.type, outcome);
-    return { ad, outcome, offset };
+    return { ad, outcome, position };
   }
 }

@@ -11,6 +11,8 @@ export interface LogRecord {
   /** Position of this record; unique and increasing. */
   readonly offset: number;
   readonly payload: Buffer;
+  /** Set on a record a collector forwarded from its spill log (AppendOptions.origin). */
+  readonly origin?: string;
 }
 
 export interface LogBatch {
@@ -84,9 +86,34 @@ export interface LogPosition {
  * in-sync replica, acks=all, for Kafka); concurrent appends share one write
  * (group commit / one produce request per partition).
  */
+/**
+ * An append that surely left no record in the log: withdrawn before it was
+ * sent (AppendOptions.signal), or refused before sending (no broker). The
+ * record may be written elsewhere without risk of a copy.
+ */
+export class NotAppendedError extends Error {
+  override readonly name = 'NotAppendedError';
+}
+
+export interface AppendOptions {
+  /**
+   * Aborted while the record still waits to be sent, the append rejects with
+   * a NotAppendedError and the record is surely not in the log (a collector
+   * then spills it elsewhere). Once the record is on its way the signal is
+   * ignored: the append settles with the backend's answer.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Where a forwarded record comes from, `<collector id>/<spill offset>`, kept
+   * with the record so that a forward replayed after a crash is recognised
+   * and skipped (log/spill/).
+   */
+  readonly origin?: string;
+}
+
 export interface EventAppender {
   readonly partitions: number;
-  append(payload: Buffer, key: PartitionKey): Promise<LogPosition>;
+  append(payload: Buffer, key: PartitionKey, options?: AppendOptions): Promise<LogPosition>;
   /** Resolves when appends are taken; rejects with the reason when not (for /readyz). */
   check(): Promise<void>;
   /** Flushes pending appends (they resolve or reject), then closes. Later appends reject. */

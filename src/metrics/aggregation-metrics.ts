@@ -22,6 +22,12 @@ export class AggregationMetrics {
     registers: [this.registry],
   });
 
+  readonly replayedForwards = new Counter({
+    name: 'adtally_replayed_forwards_total',
+    help: 'Second copies of records a collector forwarded from its spill log (a replayed forward), skipped',
+    registers: [this.registry],
+  });
+
   readonly lateEvents = new Counter({
     name: 'adtally_late_events_total',
     help: 'Events whose event time was behind the watermark when aggregated',

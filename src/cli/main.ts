@@ -4,12 +4,26 @@ import { benchHelp, parseBenchOptions } from '../bench/bench-config.js';
 import { rewriteReport, runBench, writeBenchOutputs } from '../bench/bench.js';
 import { parseLoadgenOptions, loadgenHelp } from '../loadgen/loadgen-config.js';
 import { formatSummary, runLoadgen } from '../loadgen/loadgen.js';
+import {
+  clusterHelp,
+  parseApiConfig,
+  parseCollectorConfig,
+  parseWorkerConfig,
+  type ClusterRole,
+} from '../config/cluster-config.js';
+import { startApi } from './api.js';
+import { startCollector } from './collector.js';
+import type { RunningProcess } from './running-process.js';
 import { startServe } from './serve.js';
+import { startWorker } from './worker.js';
 
 const USAGE = `usage: adtally <command> [options]
 
 commands:
   serve     the whole pipeline in one process on embedded backends
+  collector tracking routes only, appending to Kafka (run many)
+  worker    aggregation, one member of a Kafka consumer group (run many)
+  api       catalog and query API over PostgreSQL
   loadgen   traffic generator and exactness oracle against a running adtally
   bench     the benchmark scenarios, with a report
 
@@ -27,6 +41,11 @@ async function serve(argv: string[]): Promise<number> {
     );
     return 0;
   }
+  return runUntilSignal(() => startServe(config, print));
+}
+
+/** Starts a process and runs it until SIGTERM or SIGINT, then stops it cleanly (exit 0). */
+async function runUntilSignal(start: () => Promise<Pick<RunningProcess, 'shutdown'>>): Promise<number> {
   // Handlers first: a SIGTERM that lands while starting still gets a clean stop once started.
   const stopRequested = new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
@@ -36,11 +55,35 @@ async function serve(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  const running = await startServe(config, print);
+  const running = await start();
   await stopRequested;
   await running.shutdown();
   print('adtally: stopped');
   return 0;
+}
+
+const CLUSTER_COMMANDS: Record<ClusterRole, (argv: string[]) => (() => Promise<RunningProcess>) | 'help'> = {
+  collector: (argv) => {
+    const config = parseCollectorConfig(argv, process.env);
+    return config === 'help' ? 'help' : () => startCollector(config, print);
+  },
+  worker: (argv) => {
+    const config = parseWorkerConfig(argv, process.env);
+    return config === 'help' ? 'help' : () => startWorker(config, print);
+  },
+  api: (argv) => {
+    const config = parseApiConfig(argv, process.env);
+    return config === 'help' ? 'help' : () => startApi(config, print);
+  },
+};
+
+async function cluster(role: ClusterRole, argv: string[]): Promise<number> {
+  const start = CLUSTER_COMMANDS[role](argv);
+  if (start === 'help') {
+    print(clusterHelp(role));
+    return 0;
+  }
+  return runUntilSignal(start);
 }
 
 /** Exit status 0 when the run was checked and exact (or not checked), 1 when counts differ. */
@@ -85,6 +128,10 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'serve':
         return await serve(rest);
+      case 'collector':
+      case 'worker':
+      case 'api':
+        return await cluster(command, rest);
       case 'loadgen':
         return await loadgen(rest);
       case 'bench':

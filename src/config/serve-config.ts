@@ -93,7 +93,7 @@ function inflightBytesSetting(flag: string, env: string, help: string): SettingS
   };
 }
 
-const SETTINGS = {
+export const SERVE_SETTINGS = {
   port: portSetting('port', 'ADTALLY_PORT', 'listen port (default 8080; 0 picks a free one)'),
   host: stringSetting('host', 'ADTALLY_HOST', 'listen address (default 127.0.0.1)', 'HOST'),
   publicUrl: publicUrlSetting(
@@ -151,7 +151,7 @@ export function serveHelp(command: string, summary: string): string {
     summary,
     '',
     'options (flags win over environment variables):',
-    ...helpLines(SETTINGS),
+    ...helpLines(SERVE_SETTINGS),
     '',
     'secrets come from the environment only: ADTALLY_SECRET, ADTALLY_ADMIN_TOKEN',
     '(when unset, both are generated once and kept in the data directory, mode 0600).',
@@ -160,7 +160,7 @@ export function serveHelp(command: string, summary: string): string {
 
 /** Every ADTALLY_* variable this command reads; others are a typo and an error. */
 function knownEnv(): Set<string> {
-  return new Set([...Object.values(SETTINGS).map((s) => s.env), ...SECRET_ENV]);
+  return new Set([...Object.values(SERVE_SETTINGS).map((s) => s.env), ...SECRET_ENV]);
 }
 
 /**
@@ -169,7 +169,7 @@ function knownEnv(): Set<string> {
  * ADTALLY_* variables and malformed values. Returns 'help' for --help.
  */
 export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig | 'help' {
-  const { help, values } = readCommandLine(argv, SETTINGS, { env });
+  const { help, values } = readCommandLine(argv, SERVE_SETTINGS, { env });
   if (help) return 'help';
   const known = knownEnv();
   for (const name of Object.keys(env)) {

@@ -1,0 +1,81 @@
+import { watermarkOverPartitions } from '../aggregate/partition-watermark.js';
+import type { ApiConfig } from '../config/cluster-config.js';
+import { kafkaLocationOf } from '../log/open-event-log.js';
+import { Metrics } from '../metrics/metrics.js';
+import { openServingStore } from '../store/open-store.js';
+import { createCatalogRoutes } from '../web/catalog-routes.js';
+import { createQueryRoutes } from '../web/query-routes.js';
+import { createRequestHandler } from '../web/server.js';
+import { followCatalog } from './catalog-follower.js';
+import { listen } from './listen.js';
+import { openInOrder, type RunningProcess } from './running-process.js';
+
+/** How often the api reads the partitions' checkpoints for the watermark it shows. */
+const WATERMARK_REFRESH_MS = 200;
+
+/**
+ * `adtally api`: the catalog and the query API of SPEC 3.2-3.3 over the
+ * serving store the workers commit to. The watermark behind `final` is the
+ * lowest over the topic's partitions that are not idle
+ * (aggregate/partition-watermark.ts), read from their checkpoints.
+ */
+export function startApi(config: ApiConfig, print: (line: string) => void): Promise<RunningProcess> {
+  return openInOrder(async (opened) => {
+    const kafka = kafkaLocationOf(config.log);
+    const metrics = new Metrics();
+    const store = await openServingStore(config.store, { applicationName: 'adtally-api' });
+    opened.push(() => store.close());
+    const followed = await followCatalog(store, print);
+    opened.push(() => followed.close());
+    const { catalog } = followed;
+    let watermark: number | undefined;
+    let watermarkError: Error | undefined;
+    const refreshWatermark = async (): Promise<void> => {
+      try {
+        const rows = await store.aggregates.listCheckpoints(`${kafka.topic}/`);
+        watermark = watermarkOverPartitions(rows, Date.now(), config.allowedLatenessMs);
+        watermarkError = undefined;
+      } catch (err) {
+        watermarkError = err as Error;
+      }
+    };
+    await refreshWatermark();
+    const timer = setInterval(() => void refreshWatermark(), WATERMARK_REFRESH_MS);
+    opened.push(async () => clearInterval(timer));
+    let shuttingDown = false;
+    const handler = createRequestHandler(
+      {
+        api: {
+          catalogRoutes: createCatalogRoutes(catalog),
+          queryRoutes: createQueryRoutes({
+            catalog,
+            store: store.aggregates,
+            watermark: () => watermark,
+            // Read-your-acks needs the log's end per partition: only `adtally serve` has it today.
+            awaitAcknowledged: async () => false,
+            now: () => Date.now(),
+          }),
+          catalog,
+          adminToken: config.adminToken,
+        },
+        metrics,
+        readiness: {
+          checks: {
+            store: () => store.ping(),
+            watermark: async () => {
+              if (watermarkError !== undefined) throw watermarkError;
+            },
+          },
+        },
+      },
+      () => shuttingDown,
+    );
+    const listening = await listen(handler, config.http.host, config.http.port);
+    opened.push(async () => {
+      shuttingDown = true;
+      await listening.close();
+    });
+    print(`adtally api: listening on ${listening.url}`);
+    return listening.url;
+  });
+}

@@ -1,0 +1,81 @@
+import type { WorkerConfig } from '../config/cluster-config.js';
+import { openDedupStore } from '../dedup/open-dedup-store.js';
+import { openGroupConsumer } from '../log/kafka/kafka-group-consumer.js';
+import { kafkaLocationOf } from '../log/open-event-log.js';
+import { AggregationMetrics } from '../metrics/aggregation-metrics.js';
+import { Metrics } from '../metrics/metrics.js';
+import { openServingStore } from '../store/open-store.js';
+import { createRequestHandler } from '../web/server.js';
+import { PartitionedAggregation } from '../worker/partitioned-aggregation.js';
+import { WorkerMetrics } from '../worker/worker-metrics.js';
+import { listen } from './listen.js';
+import { openInOrder, type RunningProcess } from './running-process.js';
+
+/**
+ * `adtally worker`: one member of the Kafka consumer group that aggregates
+ * the topic into the serving store (SPEC 5). Kafka assigns the partitions;
+ * each is aggregated from its checkpoint in the store under an owner epoch
+ * claimed at assignment (worker/partitioned-aggregation.ts). Serves only
+ * /healthz, /readyz and /metrics.
+ */
+export function startWorker(config: WorkerConfig, print: (line: string) => void): Promise<RunningProcess> {
+  return openInOrder(async (opened) => {
+    const kafka = kafkaLocationOf(config.log);
+    const store = await openServingStore(config.store, { applicationName: 'adtally-worker' });
+    opened.push(() => store.close());
+    const dedup = await openDedupStore(config.dedup);
+    opened.push(() => dedup.close());
+    const aggregationMetrics = new AggregationMetrics();
+    const aggregation = new PartitionedAggregation({
+      store: store.aggregates,
+      dedup,
+      metrics: aggregationMetrics,
+      consumerPrefix: `${kafka.topic}/`,
+      allowedLatenessMs: config.allowedLatenessMs,
+      clickTtlMs: config.clickTtlMs,
+      log: print,
+    });
+    // Closed before the consumer leaves the group: each partition commits what it read while it still owns it.
+    opened.push(() => aggregation.close());
+    const consumer = await openGroupConsumer(
+      {
+        bootstrap: kafka.brokers,
+        topic: kafka.topic,
+        group: config.group,
+        sessionTimeoutMs: config.sessionTimeoutMs,
+      },
+      (lease) => aggregation.assign(lease),
+    );
+    opened.splice(opened.length - 1, 0, () => consumer.close());
+    const metrics = new Metrics();
+    const workerMetrics = new WorkerMetrics({
+      lag: () => consumer.lag(),
+      committedWatermark: () => aggregation.committedWatermark(),
+      held: () => aggregation.held().length,
+    });
+    let shuttingDown = false;
+    const handler = createRequestHandler(
+      {
+        metrics,
+        moreMetrics: async () =>
+          `${await aggregationMetrics.registry.metrics()}\n${await workerMetrics.registry.metrics()}`,
+        readiness: {
+          checks: {
+            store: () => store.ping(),
+            dedup: () => dedup.check(),
+            kafka: () => consumer.check(),
+            aggregation: () => aggregation.check(),
+          },
+        },
+      },
+      () => shuttingDown,
+    );
+    const listening = await listen(handler, config.http.host, config.http.port);
+    opened.push(async () => {
+      shuttingDown = true;
+      await listening.close();
+    });
+    print(`adtally worker: group ${config.group} on ${kafka.topic}; listening on ${listening.url}`);
+    return listening.url;
+  });
+}

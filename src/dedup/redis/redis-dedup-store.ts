@@ -56,17 +56,25 @@ export class RedisDedupStore implements DedupStore {
   readonly #sentinelKey: string;
   readonly #keyStart: { readonly impression: string; readonly click: string };
   readonly #claimsPerCall: number;
+  readonly #commandTimeoutMs: number;
   #sha: string;
   #instanceId: string;
   #lastError: Error | undefined;
   #createdInstance: boolean;
 
-  private constructor(client: Redis, where: string, prefix: string, claimsPerCall: number, sha: string) {
+  private constructor(
+    client: Redis,
+    where: string,
+    prefix: string,
+    limits: { claimsPerCall: number; commandTimeoutMs: number },
+    sha: string,
+  ) {
     this.#client = client;
     this.#where = where;
     this.#sentinelKey = `${prefix}:instance`;
     this.#keyStart = { impression: `${prefix}:i:`, click: `${prefix}:c:` };
-    this.#claimsPerCall = claimsPerCall;
+    this.#claimsPerCall = limits.claimsPerCall;
+    this.#commandTimeoutMs = limits.commandTimeoutMs;
     this.#sha = sha;
     this.#instanceId = '';
     this.#createdInstance = false;
@@ -86,6 +94,7 @@ export class RedisDedupStore implements DedupStore {
       throw new RangeError(`claimsPerCall must be a positive integer, not ${claimsPerCall}`);
     }
     const maxDelay = options.maxReconnectDelayMs ?? 2000;
+    const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
     const client = new Redis({
       host: options.host,
       port: options.port,
@@ -94,7 +103,7 @@ export class RedisDedupStore implements DedupStore {
       password: options.password,
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs ?? 3000,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
+      commandTimeout: commandTimeoutMs,
       // Fail fast while disconnected: a command waiting for Redis to return would hold the
       // worker's batch for an unbounded time; the worker retries with its own backoff.
       enableOfflineQueue: false,
@@ -108,6 +117,9 @@ export class RedisDedupStore implements DedupStore {
     client.on('error', (error: Error) => {
       lastError = error;
       if (store !== undefined) store.#lastError = error;
+    });
+    client.on('ready', () => {
+      if (store !== undefined) store.#lastError = undefined;
     });
     try {
       await client.connect();
@@ -123,7 +135,13 @@ export class RedisDedupStore implements DedupStore {
     try {
       await checkRedisServer(client, where);
       const sha = (await client.script('LOAD', CLAIM_SCRIPT)) as string;
-      store = new RedisDedupStore(client, where, options.prefix ?? DEFAULT_DEDUP_PREFIX, claimsPerCall, sha);
+      store = new RedisDedupStore(
+        client,
+        where,
+        options.prefix ?? DEFAULT_DEDUP_PREFIX,
+        { claimsPerCall, commandTimeoutMs },
+        sha,
+      );
       store.#createdInstance = await store.#adoptSentinel();
       return store;
     } catch (error) {
@@ -259,7 +277,16 @@ export class RedisDedupStore implements DedupStore {
   #fault(error: unknown): Error {
     const message = messageOf(error);
     if (message.startsWith(STATE_LOST_CODE)) return this.#lostError(undefined, message);
-    return new DedupUnavailableError(`the Redis dedup store at ${this.#where} failed: ${message}`, {
+    const what =
+      error instanceof Error && error.name === 'MaxRetriesPerRequestError'
+        ? 'the connection closed before Redis answered'
+        : message === 'Command timed out'
+          ? `no answer within ${this.#commandTimeoutMs} ms (command timed out)`
+          : message.startsWith("Stream isn't writeable")
+            ? 'not connected'
+            : message;
+    const last = this.#lastError === undefined ? '' : `; last connection error: ${reasonOf(this.#lastError)}`;
+    return new DedupUnavailableError(`the Redis dedup store at ${this.#where} failed: ${what}${last}`, {
       cause: error,
     });
   }
@@ -267,9 +294,7 @@ export class RedisDedupStore implements DedupStore {
   #lostError(held: string | null | undefined, detail?: string): DedupStateLostError {
     const what =
       detail?.slice(STATE_LOST_CODE.length + 1) ??
-      (held === null
-        ? `the sentinel ${this.#sentinelKey} is missing`
-        : `the sentinel ${this.#sentinelKey} was re-created`);
+      `the instance sentinel ${this.#sentinelKey} ${held === null ? 'is missing' : 'was re-created'}`;
     return new DedupStateLostError(
       `the Redis dedup store at ${this.#where} lost its state since it was opened (${what}): ` +
         'impressions seen before may be counted again; acknowledgeLoss() resumes',

@@ -130,7 +130,7 @@ export function dedupStoreContract(name: string, factory: DedupStoreFactory): vo
     test('an entry is forgotten once its expiresAt passed; a later expiresAt extends it, an earlier one does not shorten it', () =>
       withStore(factory, async (store) => {
         const [short, extended, kept] = [newImp(), newImp(), newImp()];
-        const soon = Date.now() + 1000;
+        const soon = Date.now() + 1500;
         assert.deepEqual(
           await store.claim([
             claimOf('click', 1, short, 0, 1, soon),

@@ -7,6 +7,7 @@ import { Metrics } from '../metrics/metrics.js';
 import { openServingStore } from '../store/open-store.js';
 import { createRequestHandler } from '../web/server.js';
 import { PartitionedAggregation } from '../worker/partitioned-aggregation.js';
+import { DedupLossPolicy } from '../worker/dedup-loss-policy.js';
 import { WorkerMetrics } from '../worker/worker-metrics.js';
 import { listen } from './listen.js';
 import { openInOrder, type RunningProcess } from './running-process.js';
@@ -23,7 +24,7 @@ export function startWorker(config: WorkerConfig, print: (line: string) => void)
     const kafka = kafkaLocationOf(config.log);
     const store = await openServingStore(config.store, { applicationName: 'adtally-worker' });
     opened.push(() => store.close());
-    const dedup = await openDedupStore(config.dedup);
+    const dedup = new DedupLossPolicy(await openDedupStore(config.dedup), print);
     opened.push(() => dedup.close());
     const aggregationMetrics = new AggregationMetrics();
     const aggregation = new PartitionedAggregation({
@@ -52,6 +53,7 @@ export function startWorker(config: WorkerConfig, print: (line: string) => void)
       lag: () => consumer.lag(),
       committedWatermark: () => aggregation.committedWatermark(),
       held: () => aggregation.held().length,
+      dedupLosses: () => dedup.lossCount(),
     });
     let shuttingDown = false;
     const handler = createRequestHandler(

@@ -9,10 +9,10 @@ export function assertValidClaims(claims: readonly DedupClaim[]): void {
   for (let i = 0; i < claims.length; i++) {
     const c = claims[i] as DedupClaim;
     const problem =
-      c.kind !== 'impression' && c.kind !== 'click'
-        ? `kind ${JSON.stringify(c.kind)} is not impression or click`
-        : !(Number.isSafeInteger(c.ad) && c.ad > 0)
-          ? `ad ${c.ad} is not a positive integer`
+      c.kind !== 'impression' && c.kind !== 'click' && c.kind !== 'forward'
+        ? `kind ${JSON.stringify(c.kind)} is not impression, click or forward`
+        : !(Number.isSafeInteger(c.ad) && (c.ad > 0 || (c.kind === 'forward' && c.ad === 0)))
+          ? `ad ${c.ad} is not a positive integer (0 for a forward)`
           : typeof c.imp !== 'string' || c.imp.length === 0
             ? 'imp is empty'
             : !(Number.isSafeInteger(c.partition) && c.partition >= 0)

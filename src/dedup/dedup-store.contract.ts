@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import type { DedupKind } from '../aggregate/dedup-index.js';
-import type { DedupClaim, DedupStore } from './dedup-store.js';
+import type { ClaimKind, DedupClaim, DedupStore } from './dedup-store.js';
 
 /** How the contract suite gets stores: a fresh, empty one per test, and (optionally) the last one again. */
 export interface DedupStoreFactory {
@@ -17,7 +16,7 @@ const HOUR = 3_600_000;
 
 /** A claim whose token expires in an hour unless told otherwise. */
 function claimOf(
-  kind: DedupKind,
+  kind: ClaimKind,
   ad: number,
   imp: string,
   partition: number,
@@ -87,6 +86,24 @@ export function dedupStoreContract(name: string, factory: DedupStoreFactory): vo
         assert.deepEqual(
           await store.claim([claimOf('impression', 7, imp, 0, 3), claimOf('click', 7, imp, 0, 4)]),
           ['duplicate', 'duplicate'],
+        );
+      }));
+
+    test('a forwarded record is claimed by its origin (ad 0), apart from impressions and clicks', () =>
+      withStore(factory, async (store) => {
+        const origin = `${newImp()}/4096`;
+        assert.deepEqual(
+          await store.claim([
+            claimOf('forward', 0, origin, 2, 70),
+            claimOf('click', 7, origin, 2, 70),
+            claimOf('forward', 0, origin, 3, 9),
+          ]),
+          ['first', 'first', 'duplicate'],
+        );
+        // The first copy read again (a worker's replay) is first again; the second copy stays a duplicate.
+        assert.deepEqual(
+          await store.claim([claimOf('forward', 0, origin, 2, 70), claimOf('forward', 0, origin, 3, 9)]),
+          ['first', 'duplicate'],
         );
       }));
 

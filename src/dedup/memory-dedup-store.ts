@@ -1,6 +1,6 @@
 import type { DedupDecision, DedupKind } from '../aggregate/dedup-index.js';
 import { assertValidClaims } from './dedup-claim-validation.js';
-import type { DedupClaim, DedupStore } from './dedup-store.js';
+import type { ClaimKind, DedupClaim, DedupStore } from './dedup-store.js';
 
 export interface MemoryDedupStoreOptions {
   /**
@@ -49,6 +49,7 @@ interface Entry {
 export class MemoryDedupStore implements DedupStore {
   readonly #impressions = new Map<string, Entry>();
   readonly #clicks = new Map<string, Entry>();
+  readonly #forwards = new Map<string, Entry>();
   readonly #clock: () => number;
   readonly #sweepIntervalMs: number;
   #nextSweepAt: number;
@@ -90,13 +91,14 @@ export class MemoryDedupStore implements DedupStore {
     this.#closed = true;
     this.#impressions.clear();
     this.#clicks.clear();
+    this.#forwards.clear();
     return Promise.resolve();
   }
 
   /** How many (kind, ad, imp) entries are held, expired ones not yet swept included. */
   get size(): number {
     let n = 0;
-    for (const map of [this.#impressions, this.#clicks]) {
+    for (const map of [this.#impressions, this.#clicks, this.#forwards]) {
       for (const head of map.values()) for (let e: Entry | undefined = head; e !== undefined; e = e.next) n++;
     }
     return n;
@@ -139,13 +141,13 @@ export class MemoryDedupStore implements DedupStore {
     return known.partition === c.partition && known.offset === c.offset ? 'first' : 'duplicate';
   }
 
-  #mapOf(kind: DedupKind): Map<string, Entry> {
-    return kind === 'click' ? this.#clicks : this.#impressions;
+  #mapOf(kind: ClaimKind): Map<string, Entry> {
+    return kind === 'click' ? this.#clicks : kind === 'impression' ? this.#impressions : this.#forwards;
   }
 
   /** Drops entries expired at `now` (live while now <= expiresAt). */
   #sweep(now: number): void {
-    for (const map of [this.#impressions, this.#clicks]) {
+    for (const map of [this.#impressions, this.#clicks, this.#forwards]) {
       for (const [imp, head] of map) {
         let kept: Entry | undefined;
         for (let e: Entry | undefined = head; e !== undefined;) {

@@ -5,6 +5,7 @@ export interface WorkerMetricsSources {
   readonly lag: () => ReadonlyMap<number, number>;
   readonly committedWatermark: () => number | undefined;
   readonly held: () => number;
+  readonly dedupLosses: () => number;
 }
 
 /** What `adtally worker` adds to /metrics: read at scrape time from the consumer and the partitions. */
@@ -29,6 +30,14 @@ export class WorkerMetrics {
       collect() {
         const watermark = sources.committedWatermark();
         if (watermark !== undefined) this.set((now() - watermark) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'adtally_dedup_state_losses',
+      help: 'Times this worker found the dedup store had lost its state (Redis restarted empty) and went on',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.dedupLosses());
       },
     });
     new Gauge({

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import type { DedupDecision } from '../../aggregate/dedup-index.js';
 import { assertValidClaims } from '../dedup-claim-validation.js';
 import { DedupStateLostError, DedupUnavailableError } from '../dedup-errors.js';
-import type { DedupClaim, DedupStore } from '../dedup-store.js';
+import type { ClaimKind, DedupClaim, DedupStore } from '../dedup-store.js';
 import { CLAIM_SCRIPT, STATE_LOST_CODE, decodeClaimReply } from './claim-script.js';
 import { checkRedisServer } from './redis-server-checks.js';
 
@@ -54,7 +54,7 @@ export class RedisDedupStore implements DedupStore {
   readonly #client: Redis;
   readonly #where: string;
   readonly #sentinelKey: string;
-  readonly #keyStart: { readonly impression: string; readonly click: string };
+  readonly #keyStart: Readonly<Record<ClaimKind, string>>;
   readonly #claimsPerCall: number;
   readonly #commandTimeoutMs: number;
   #sha: string;
@@ -72,7 +72,7 @@ export class RedisDedupStore implements DedupStore {
     this.#client = client;
     this.#where = where;
     this.#sentinelKey = `${prefix}:instance`;
-    this.#keyStart = { impression: `${prefix}:i:`, click: `${prefix}:c:` };
+    this.#keyStart = { impression: `${prefix}:i:`, click: `${prefix}:c:`, forward: `${prefix}:f:` };
     this.#claimsPerCall = limits.claimsPerCall;
     this.#commandTimeoutMs = limits.commandTimeoutMs;
     this.#sha = sha;

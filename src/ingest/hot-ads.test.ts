@@ -7,7 +7,7 @@ function clocked(options: { thresholdPerSecond: number; holdMs?: number }) {
   const detector = new HotAdDetector({ ...options, now: () => now });
   return {
     detector,
-    advance(ms: number) {
+    advance: (ms: number): void => {
       now += ms;
     },
   };

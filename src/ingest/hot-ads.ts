@@ -42,7 +42,8 @@ export class HotAdDetector {
     this.threshold = options.thresholdPerSecond ?? DEFAULT_HOT_THRESHOLD_PER_SECOND;
     this.holdMs = options.holdMs ?? DEFAULT_HOT_HOLD_MS;
     this.now = options.now ?? (() => performance.now());
-    if (!(this.threshold > 0)) throw new RangeError(`hot ad threshold must be > 0 events/s, got ${this.threshold}`);
+    if (!(this.threshold > 0))
+      throw new RangeError(`hot ad threshold must be > 0 events/s, got ${this.threshold}`);
     if (!(this.holdMs >= 0)) throw new RangeError(`hot ad hold must be >= 0 ms, got ${this.holdMs}`);
     this.nextSweep = this.now() + SWEEP_EVERY_MS;
   }

@@ -105,7 +105,8 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
         assert.ok(position.partition >= 0 && position.partition < appender.partitions, 'partition in range');
         assert.ok(Number.isSafeInteger(position.offset) && position.offset >= 0);
         const before = last.get(position.partition);
-        if (before !== undefined) assert.ok(position.offset > before, `offsets grow in ${position.partition}`);
+        if (before !== undefined)
+          assert.ok(position.offset > before, `offsets grow in ${position.partition}`);
         last.set(position.partition, position.offset);
       }
       await appender.check();
@@ -114,62 +115,71 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
     }
   });
 
-  withLog('concurrent appends all resolve, and each is readable at its position, intact and in order', async (log) => {
-    const appender = await log.open();
-    const payloads = Array.from({ length: 600 }, (_, i) => payloadOf(i, 'conc'));
-    let positions: LogPosition[];
-    try {
-      positions = await Promise.all(payloads.map((p, i) => appender.append(p, keyOf(i))));
-    } finally {
-      await appender.close();
-    }
-    const seen = new Set(positions.map((p) => `${p.partition}/${p.offset}`));
-    assert.equal(seen.size, positions.length, 'no two appends share a position');
-    await assertReadable(
-      log,
-      positions.map((position, i) => ({ position, payload: payloads[i]! })),
-    );
-    // Within a partition, appends issued in order land in order.
-    const lastOffset = new Map<number, number>();
-    for (const p of positions) {
-      const before = lastOffset.get(p.partition);
-      if (before !== undefined) assert.ok(p.offset > before, 'issue order is offset order within a partition');
-      lastOffset.set(p.partition, p.offset);
-    }
-  });
+  withLog(
+    'concurrent appends all resolve, and each is readable at its position, intact and in order',
+    async (log) => {
+      const appender = await log.open();
+      const payloads = Array.from({ length: 600 }, (_, i) => payloadOf(i, 'conc'));
+      let positions: LogPosition[];
+      try {
+        positions = await Promise.all(payloads.map((p, i) => appender.append(p, keyOf(i))));
+      } finally {
+        await appender.close();
+      }
+      const seen = new Set(positions.map((p) => `${p.partition}/${p.offset}`));
+      assert.equal(seen.size, positions.length, 'no two appends share a position');
+      await assertReadable(
+        log,
+        positions.map((position, i) => ({ position, payload: payloads[i]! })),
+      );
+      // Within a partition, appends issued in order land in order.
+      const lastOffset = new Map<number, number>();
+      for (const p of positions) {
+        const before = lastOffset.get(p.partition);
+        if (before !== undefined)
+          assert.ok(p.offset > before, 'issue order is offset order within a partition');
+        lastOffset.set(p.partition, p.offset);
+      }
+    },
+  );
 
-  withLog('read(next) continues exactly where the previous read stopped, whatever the chunk size', async (log) => {
-    const appender = await log.open();
-    const positions: LogPosition[] = [];
-    try {
-      for (let i = 0; i < 60; i++) positions.push(await appender.append(payloadOf(i, 'chunk'), { ad: 5, imp: 'one' }));
-    } finally {
-      await appender.close();
-    }
-    const partition = positions[0]!.partition;
-    const offsets = positions.map((p) => p.offset);
-    const small = await readPartition(log, partition, offsets, 64);
-    const large = await readPartition(log, partition, offsets, 1 << 20);
-    assert.deepEqual(
-      small.map((r) => r.offset),
-      large.map((r) => r.offset),
-    );
-    assert.deepEqual(
-      small.map((r) => r.payload),
-      large.map((r) => r.payload),
-    );
-    assert.deepEqual(
-      small.map((r) => r.offset),
-      offsets,
-    );
-  });
+  withLog(
+    'read(next) continues exactly where the previous read stopped, whatever the chunk size',
+    async (log) => {
+      const appender = await log.open();
+      const positions: LogPosition[] = [];
+      try {
+        for (let i = 0; i < 60; i++)
+          positions.push(await appender.append(payloadOf(i, 'chunk'), { ad: 5, imp: 'one' }));
+      } finally {
+        await appender.close();
+      }
+      const partition = positions[0]!.partition;
+      const offsets = positions.map((p) => p.offset);
+      const small = await readPartition(log, partition, offsets, 64);
+      const large = await readPartition(log, partition, offsets, 1 << 20);
+      assert.deepEqual(
+        small.map((r) => r.offset),
+        large.map((r) => r.offset),
+      );
+      assert.deepEqual(
+        small.map((r) => r.payload),
+        large.map((r) => r.payload),
+      );
+      assert.deepEqual(
+        small.map((r) => r.offset),
+        offsets,
+      );
+    },
+  );
 
   withLog('the same key always lands on the same partition (an ad that is not hot)', async (log) => {
     const appender = await log.open();
     try {
       for (const ad of [1, 2, 3, 7, 11]) {
         const partitions = new Set<number>();
-        for (let i = 0; i < 5; i++) partitions.add((await appender.append(payloadOf(i, 'key'), { ad, imp: `i${i}` })).partition);
+        for (let i = 0; i < 5; i++)
+          partitions.add((await appender.append(payloadOf(i, 'key'), { ad, imp: `i${i}` })).partition);
         assert.equal(partitions.size, 1, `ad ${ad} went to ${[...partitions].join(',')}`);
       }
     } finally {

@@ -23,7 +23,8 @@ void test('other schemes are an UnsupportedBackendError with a one-line message'
       () => parseEventLogUrl(url),
       (error: unknown) =>
         error instanceof UnsupportedBackendError &&
-        error.message === `unsupported event log URL "${url}": expected file:<dir> or kafka://host:port/topic`,
+        error.message ===
+          `unsupported event log URL "${url}": expected file:<dir> or kafka://host:port/topic`,
       url,
     );
   }
@@ -41,14 +42,17 @@ void test('kafka:// URLs name brokers, a topic and its partition count (default 
     topic: 'clicks',
     partitions: 6,
   });
-  assert.deepEqual(parseEventLogUrl('kafka://a.example:9092,[::1]:9093/ad.clicks-v2?partitions=12&spread=3&hot=500'), {
-    backend: 'kafka',
-    bootstrap: ['a.example:9092', '[::1]:9093'],
-    topic: 'ad.clicks-v2',
-    partitions: 12,
-    spread: 3,
-    hotThreshold: 500,
-  });
+  assert.deepEqual(
+    parseEventLogUrl('kafka://a.example:9092,[::1]:9093/ad.clicks-v2?partitions=12&spread=3&hot=500'),
+    {
+      backend: 'kafka',
+      bootstrap: ['a.example:9092', '[::1]:9093'],
+      topic: 'ad.clicks-v2',
+      partitions: 12,
+      spread: 3,
+      hotThreshold: 500,
+    },
+  );
 });
 
 void test('a malformed kafka:// URL is a ConfigError that names the part at fault', () => {
@@ -73,7 +77,8 @@ void test('a malformed kafka:// URL is a ConfigError that names the part at faul
   for (const [url, message] of cases) {
     assert.throws(
       () => parseEventLogUrl(url),
-      (error: unknown) => error instanceof ConfigError && message.test(error.message) && error.message.includes(url),
+      (error: unknown) =>
+        error instanceof ConfigError && message.test(error.message) && error.message.includes(url),
       url,
     );
   }

@@ -69,7 +69,10 @@ export interface OpenEventAppenderOptions extends OpenEventLogOptions {
  * (created with the URL's partition count when missing; a topic with another
  * count is a ConfigError).
  */
-export async function openEventAppender(url: string, options: OpenEventAppenderOptions = {}): Promise<EventAppender> {
+export async function openEventAppender(
+  url: string,
+  options: OpenEventAppenderOptions = {},
+): Promise<EventAppender> {
   const location = parseEventLogUrl(url);
   if (location.backend === 'kafka') {
     return openKafkaEventAppender({
@@ -77,7 +80,9 @@ export async function openEventAppender(url: string, options: OpenEventAppenderO
       topic: location.topic,
       partitions: location.partitions,
       ...(location.spread !== undefined ? { hotSpread: location.spread } : {}),
-      ...(location.hotThreshold !== undefined ? { hotAds: { thresholdPerSecond: location.hotThreshold } } : {}),
+      ...(location.hotThreshold !== undefined
+        ? { hotAds: { thresholdPerSecond: location.hotThreshold } }
+        : {}),
       ...(options.clientId !== undefined ? { clientId: options.clientId } : {}),
       ...(options.produceObserver !== undefined ? { observer: options.produceObserver } : {}),
     });
@@ -90,7 +95,9 @@ export async function openEventAppender(url: string, options: OpenEventAppenderO
 function fileLocation(url: string): { readonly backend: 'file'; readonly dir: string } {
   const location = parseEventLogUrl(url);
   if (location.backend !== 'file') {
-    throw new ConfigError(`event log URL "${url}": this command needs a file: log (kafka:// is for collector and worker)`);
+    throw new ConfigError(
+      `event log URL "${url}": this command needs a file: log (kafka:// is for collector and worker)`,
+    );
   }
   return location;
 }

@@ -8,10 +8,10 @@ import { openFileEventLog, type FileEventLog } from './file-event-log.js';
 
 // The file log is one partition; it locks its directory, so its reader is the
 // open log itself while the appender is open, and a fresh instance after.
-eventLogContract('file log', async () => {
+eventLogContract('file log', () => {
   const dir = mkdtempSync(join(tmpdir(), 'adtally-log-contract-'));
   let current: FileEventLog | undefined;
-  return {
+  return Promise.resolve({
     async open(): Promise<EventAppender> {
       const log = await openFileEventLog(dir);
       current = log;
@@ -34,7 +34,7 @@ eventLogContract('file log', async () => {
           durableEnd: () => log.durableEnd(),
           startOffset: () => log.startOffset(),
           read: (from, maxBytes) => log.read(from, maxBytes),
-          close: async () => undefined,
+          close: () => Promise.resolve(),
         };
       }
       return openFileEventLog(dir);
@@ -43,5 +43,5 @@ eventLogContract('file log', async () => {
       await current?.close();
       rmSync(dir, { recursive: true, force: true });
     },
-  };
+  });
 });

@@ -12,7 +12,7 @@ export function describeKafkaError(error: unknown): string {
       const nested = (e as Error & { errors?: unknown[] }).errors;
       if (Array.isArray(nested)) for (const inner of nested) visit(inner, depth + 1);
       visit(e.cause, depth + 1);
-    } else {
+    } else if (typeof e === 'string' || typeof e === 'number') {
       parts.push(String(e));
     }
   };

@@ -91,7 +91,8 @@ export class KafkaEventAppender implements EventAppender {
   }
 
   append(payload: Buffer, key: PartitionKey): Promise<LogPosition> {
-    if (this.closed) return Promise.reject(new LogClosedError(`Kafka topic ${this.options.topic}: appender is closed`));
+    if (this.closed)
+      return Promise.reject(new LogClosedError(`Kafka topic ${this.options.topic}: appender is closed`));
     const partition = this.partitionFor(key);
     return new Promise((resolve, reject) => {
       this.pending.push({ payload, partition, resolve, reject });
@@ -104,9 +105,12 @@ export class KafkaEventAppender implements EventAppender {
     try {
       await this.producer.metadata({ topics: [this.options.topic], forceUpdate: true });
     } catch (error) {
-      throw new Error(`Kafka at ${this.options.bootstrap.join(',')} is unreachable: ${describeKafkaError(error)}`, {
-        cause: error,
-      });
+      throw new Error(
+        `Kafka at ${this.options.bootstrap.join(',')} is unreachable: ${describeKafkaError(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -140,9 +144,12 @@ export class KafkaEventAppender implements EventAppender {
       const result = await this.producer.send({ messages });
       bases = new Map((result.offsets ?? []).map((o) => [o.partition, Number(o.offset)]));
     } catch (error) {
-      failure = new KafkaProduceError(`Kafka produce to topic ${topic} failed: ${describeKafkaError(error)}`, {
-        cause: error,
-      });
+      failure = new KafkaProduceError(
+        `Kafka produce to topic ${topic} failed: ${describeKafkaError(error)}`,
+        {
+          cause: error,
+        },
+      );
       await this.replaceProducer();
     }
     this.options.observer?.onProduce({
@@ -161,7 +168,9 @@ export class KafkaEventAppender implements EventAppender {
       }
       const base = bases?.get(append.partition);
       if (base === undefined || base < 0) {
-        append.reject(new KafkaProduceError(`Kafka produce to ${topic}: no offset for partition ${append.partition}`));
+        append.reject(
+          new KafkaProduceError(`Kafka produce to ${topic}: no offset for partition ${append.partition}`),
+        );
         continue;
       }
       const k = next.get(append.partition) ?? 0;

@@ -5,10 +5,10 @@ import { openKafkaEventAppender } from './kafka-event-appender.js';
 import { openKafkaPartitionReader } from './kafka-partition-reader.js';
 
 // Against the shared test broker (ADTALLY_TEST_KAFKA), a topic of 3 partitions per test.
-eventLogContract('kafka log', async () => {
+eventLogContract('kafka log', () => {
   const bootstrap = [testKafkaBootstrap()];
   const topic = uniqueTopic('contract');
-  return {
+  return Promise.resolve({
     open: () => openKafkaEventAppender({ bootstrap, topic, partitions: 3 }),
     openReader: (partition) => openKafkaPartitionReader({ bootstrap, topic, partition }),
     async cleanup() {
@@ -19,5 +19,5 @@ eventLogContract('kafka log', async () => {
         await admin.close();
       }
     },
-  };
+  });
 });

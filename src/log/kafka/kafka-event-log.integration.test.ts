@@ -36,7 +36,8 @@ async function readAll(bootstrap: string, topic: string, partitions: number): Pr
       let from = reader.startOffset();
       while (from < reader.durableEnd()) {
         const batch = await reader.read(from, 1 << 20);
-        for (const r of batch.records) seen.set(r.payload.toString(), (seen.get(r.payload.toString()) ?? 0) + 1);
+        for (const r of batch.records)
+          seen.set(r.payload.toString(), (seen.get(r.payload.toString()) ?? 0) + 1);
         from = batch.next;
       }
     } finally {
@@ -53,7 +54,8 @@ void test('a topic with another partition count is a ConfigError at open that sa
   await assert.rejects(
     openEventAppender(`kafka://${bootstrap}/${topic}?partitions=6`),
     (error: unknown) =>
-      error instanceof ConfigError && error.message === `Kafka topic ${topic} has 3 partitions, the URL asks for 6`,
+      error instanceof ConfigError &&
+      error.message === `Kafka topic ${topic} has 3 partitions, the URL asks for 6`,
   );
   const appender = await openEventAppender(`kafka://${bootstrap}/${topic}?partitions=3`);
   assert.equal(appender.partitions, 3);
@@ -82,10 +84,12 @@ void test('a group of two members splits the partitions; when one leaves the oth
   const group = uniqueTopic('group');
   const appender = await openKafkaEventAppender({ bootstrap: [bootstrap], topic, partitions: 4 });
   const written: LogPosition[] = [];
-  for (let ad = 0; ad < 4; ad++) written.push(await appender.append(Buffer.from(`ad-${ad}`), { ad, imp: 'x' }));
+  for (let ad = 0; ad < 4; ad++)
+    written.push(await appender.append(Buffer.from(`ad-${ad}`), { ad, imp: 'x' }));
   await appender.close();
 
-  const leasesOf = (leases: PartitionLease[]) => () => leases.filter((l) => !l.revoked.aborted).map((l) => l.partition);
+  const leasesOf = (leases: PartitionLease[]) => () =>
+    leases.filter((l) => !l.revoked.aborted).map((l) => l.partition);
   const leasesA: PartitionLease[] = [];
   const leasesB: PartitionLease[] = [];
   const options = { bootstrap: [bootstrap], topic, group, sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 };
@@ -102,7 +106,10 @@ void test('a group of two members splits the partitions; when one leaves the oth
     assert.equal(a.lag().get(1), 0);
 
     b = await openGroupConsumer({ ...options, clientId: 'member-b' }, (lease) => leasesB.push(lease));
-    await waitFor('A and B hold 2 each', () => a.assignedPartitions().length === 2 && b!.assignedPartitions().length === 2);
+    await waitFor(
+      'A and B hold 2 each',
+      () => a.assignedPartitions().length === 2 && b!.assignedPartitions().length === 2,
+    );
     assert.ok(first.revoked.aborted, "A's lease from before B joined is revoked");
     await assert.rejects(first.reader.read(0, 1024), /revoked/);
     const union = [...leasesOf(leasesA)(), ...leasesOf(leasesB)()].sort();
@@ -111,7 +118,10 @@ void test('a group of two members splits the partitions; when one leaves the oth
     await b.close();
     b = undefined;
     await waitFor('A holds all 4 again', () => a.assignedPartitions().length === 4);
-    assert.ok(leasesB.every((l) => l.revoked.aborted), "B's leases are revoked at close");
+    assert.ok(
+      leasesB.every((l) => l.revoked.aborted),
+      "B's leases are revoked at close",
+    );
   } finally {
     await b?.close();
     await a.close();
@@ -142,7 +152,8 @@ void test('broker restart: acked appends are all there once, and appends after t
     // The producer reconnects (or is replaced after a failed request); appends resolve again.
     const deadline = Date.now() + 30_000;
     for (let i = 0; acked.length < afterStart + 100; i++) {
-      if (Date.now() > deadline) assert.fail(`only ${acked.length - afterStart} appends after the restart resolved`);
+      if (Date.now() > deadline)
+        assert.fail(`only ${acked.length - afterStart} appends after the restart resolved`);
       await append(`after-${i}`);
     }
     await appender.close();

@@ -140,17 +140,22 @@ export async function openGroupConsumer(
     for (const partition of [...mine].sort((a, b) => a - b)) lease(partition);
   };
   consumer.on('consumer:group:join', onJoin);
-  consumer.on('consumer:group:rebalance', () => revokeAll(`partition revoked: group ${options.group} rebalances`));
+  consumer.on('consumer:group:rebalance', () =>
+    revokeAll(`partition revoked: group ${options.group} rebalances`),
+  );
   consumer.on('consumer:heartbeat:end', () => {
     lastHeartbeat = Date.now();
   });
   // The client reports errors of its background rejoins here; the watchdog below handles their effect.
   consumer.on('error', () => undefined);
-  const watchdog = setInterval(() => {
-    if (leases.size > 0 && Date.now() - lastHeartbeat > sessionTimeout) {
-      revokeAll(`partition revoked: no heartbeat of group ${options.group} for ${sessionTimeout} ms`);
-    }
-  }, Math.min(heartbeatInterval, 1000));
+  const watchdog = setInterval(
+    () => {
+      if (leases.size > 0 && Date.now() - lastHeartbeat > sessionTimeout) {
+        revokeAll(`partition revoked: no heartbeat of group ${options.group} for ${sessionTimeout} ms`);
+      }
+    },
+    Math.min(heartbeatInterval, 1000),
+  );
   watchdog.unref();
 
   try {
@@ -171,7 +176,8 @@ export async function openGroupConsumer(
     lag() {
       const lag = new Map<number, number>();
       for (const [partition, state] of leases) {
-        if (state.next !== undefined) lag.set(partition, Math.max(0, state.fetcher.durableEnd() - state.next));
+        if (state.next !== undefined)
+          lag.set(partition, Math.max(0, state.fetcher.durableEnd() - state.next));
       }
       return lag;
     },
@@ -179,9 +185,12 @@ export async function openGroupConsumer(
       try {
         await consumer.metadata({ topics: [topic], forceUpdate: true });
       } catch (error) {
-        throw new Error(`Kafka at ${options.bootstrap.join(',')} is unreachable: ${describeKafkaError(error)}`, {
-          cause: error,
-        });
+        throw new Error(
+          `Kafka at ${options.bootstrap.join(',')} is unreachable: ${describeKafkaError(error)}`,
+          {
+            cause: error,
+          },
+        );
       }
     },
     async close() {

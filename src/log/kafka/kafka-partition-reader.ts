@@ -20,7 +20,9 @@ export interface KafkaPartitionReader extends LogReader {
  * consumer group (tests, tools, the contract suite); workers read through
  * their group's leases (kafka-group-consumer.ts).
  */
-export async function openKafkaPartitionReader(options: KafkaPartitionReaderOptions): Promise<KafkaPartitionReader> {
+export async function openKafkaPartitionReader(
+  options: KafkaPartitionReaderOptions,
+): Promise<KafkaPartitionReader> {
   // A Consumer that never joins its group: only its Fetch, ListOffsets and Metadata requests are used.
   const consumer = new Consumer({
     clientId: options.clientId ?? 'adtally-reader',

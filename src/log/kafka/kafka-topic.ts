@@ -10,8 +10,17 @@ const LEADER_WAIT_MS = 15_000;
  * made), and refuses one with another partition count, since the partition of
  * an ad's events (domain/partitioning.ts) depends on the count.
  */
-export async function ensureTopic(bootstrap: readonly string[], topic: string, partitions: number): Promise<void> {
-  const admin = new Admin({ clientId: 'adtally-topic', bootstrapBrokers: [...bootstrap], retries: 2, retryDelay: 250 });
+export async function ensureTopic(
+  bootstrap: readonly string[],
+  topic: string,
+  partitions: number,
+): Promise<void> {
+  const admin = new Admin({
+    clientId: 'adtally-topic',
+    bootstrapBrokers: [...bootstrap],
+    retries: 2,
+    retryDelay: 250,
+  });
   try {
     let count = await partitionCount(admin, topic, bootstrap);
     if (count === undefined) {
@@ -19,9 +28,12 @@ export async function ensureTopic(bootstrap: readonly string[], topic: string, p
         await admin.createTopics({ topics: [topic], partitions, replicas: -1 });
       } catch (error) {
         if (kafkaErrorCode(error) !== KafkaErrorCodes.TOPIC_ALREADY_EXISTS) {
-          throw new Error(`cannot create Kafka topic ${topic} at ${bootstrap.join(',')}: ${describeKafkaError(error)}`, {
-            cause: error,
-          });
+          throw new Error(
+            `cannot create Kafka topic ${topic} at ${bootstrap.join(',')}: ${describeKafkaError(error)}`,
+            {
+              cause: error,
+            },
+          );
         }
       }
       count = await waitForLeaders(admin, topic);
@@ -35,7 +47,11 @@ export async function ensureTopic(bootstrap: readonly string[], topic: string, p
 }
 
 /** Partitions of `topic`, undefined when it does not exist. */
-async function partitionCount(admin: Admin, topic: string, bootstrap: readonly string[]): Promise<number | undefined> {
+async function partitionCount(
+  admin: Admin,
+  topic: string,
+  bootstrap: readonly string[],
+): Promise<number | undefined> {
   try {
     const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
     return metadata.topics.get(topic)?.partitionsCount;
@@ -59,7 +75,8 @@ async function waitForLeaders(admin: Admin, topic: string): Promise<number> {
     } catch (error) {
       if (!isUnknownTopic(error)) throw error;
     }
-    if (Date.now() > deadline) throw new Error(`Kafka topic ${topic} has no leader for every partition after creation`);
+    if (Date.now() > deadline)
+      throw new Error(`Kafka topic ${topic} has no leader for every partition after creation`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

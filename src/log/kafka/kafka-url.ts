@@ -57,7 +57,8 @@ export function parseKafkaLogUrl(url: string): KafkaLogLocation {
     const text = params.get(key);
     if (text === null) return undefined;
     const value = Number(text);
-    if (!/^\d+$/.test(text) || value < min || value > max) throw bad(`${key}=${text} is not an integer ${min}-${max}`);
+    if (!/^\d+$/.test(text) || value < min || value > max)
+      throw bad(`${key}=${text} is not an integer ${min}-${max}`);
     return value;
   };
   const partitions = integer('partitions', 1, MAX_PARTITIONS) ?? DEFAULT_KAFKA_PARTITIONS;

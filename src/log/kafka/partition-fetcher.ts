@@ -51,7 +51,8 @@ export class PartitionFetcher implements LogReader {
   }
 
   async read(from: number, maxBytes: number): Promise<LogBatch> {
-    if (!Number.isSafeInteger(from) || from < 0) throw new RangeError(`read offset must be >= 0, got ${from}`);
+    if (!Number.isSafeInteger(from) || from < 0)
+      throw new RangeError(`read offset must be >= 0, got ${from}`);
     try {
       return await this.fetch(from, maxBytes);
     } catch (error) {
@@ -102,7 +103,8 @@ export class PartitionFetcher implements LogReader {
       throw error;
     }
     const answer = response.responses[0]?.partitions.find((p) => p.partitionIndex === this.partition);
-    if (answer === undefined) throw new Error(`Kafka fetch of ${this.topic}[${this.partition}]: no answer for it`);
+    if (answer === undefined)
+      throw new Error(`Kafka fetch of ${this.topic}[${this.partition}]: no answer for it`);
     this.highWatermark = Number(answer.highWatermark);
     this.logStart = Number(answer.logStartOffset);
     const records: LogRecord[] = [];

@@ -78,6 +78,33 @@ void test('a missing topic is created with the URL partition count; an unreachab
   }
 });
 
+void test('a hot ad is spread over `spread` partitions from its home; a cold one stays home', async () => {
+  const bootstrap = testKafkaBootstrap();
+  const topic = uniqueTopic('hot');
+  const appender = await openKafkaEventAppender({
+    bootstrap: [bootstrap],
+    topic,
+    partitions: 6,
+    hotSpread: 3,
+    hotAds: { thresholdPerSecond: 50 },
+  });
+  try {
+    const hot = await Promise.all(
+      Array.from({ length: 400 }, (_, i) =>
+        appender.append(Buffer.from(`h${i}`), { ad: 8, imp: `imp-${i}` }),
+      ),
+    );
+    const cold = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => appender.append(Buffer.from(`c${i}`), { ad: 9, imp: `imp-${i}` })),
+    );
+    // Ad 8's home is 8 % 6 = 2; hot, it spreads over 2, 3 and 4.
+    assert.deepEqual([...new Set(hot.map((p) => p.partition))].sort(), [2, 3, 4]);
+    assert.deepEqual([...new Set(cold.map((p) => p.partition))], [3]);
+  } finally {
+    await appender.close();
+  }
+});
+
 void test('a group of two members splits the partitions; when one leaves the other gets them all', async () => {
   const bootstrap = testKafkaBootstrap();
   const topic = uniqueTopic('group');
@@ -145,6 +172,7 @@ void test('broker restart: acked appends are all there once, and appends after t
     await Promise.all(Array.from({ length: 300 }, (_, i) => append(`before-${i}`)));
     assert.equal(acked.length, 300);
     await broker.stop();
+    await assert.rejects(appender.check(), /Kafka at 127\.0\.0\.1:\d+ is unreachable/);
     const during = Promise.all(Array.from({ length: 20 }, (_, i) => append(`during-${i}`)));
     await broker.start();
     await during;

@@ -1,9 +1,13 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EventLog, LogFlushObserver, LogReader } from './event-log.js';
+import { ConfigError } from '../config/settings.js';
+import type { EventAppender, EventLog, LogFlushObserver, LogReader } from './event-log.js';
 import { DurableEndCell } from './file/durable-end-cell.js';
+import { FileEventAppender } from './file/file-event-appender.js';
 import { openFileEventLog, type FileEventLogOptions } from './file/file-event-log.js';
 import { FileLogFollower } from './file/file-log-follower.js';
+import { openKafkaEventAppender, type ProduceObserver } from './kafka/kafka-event-appender.js';
+import { parseKafkaLogUrl, type KafkaLogLocation } from './kafka/kafka-url.js';
 
 /** The event log URL names a backend this build does not have. */
 export class UnsupportedBackendError extends Error {
@@ -16,17 +20,20 @@ export class UnsupportedBackendError extends Error {
 export type OpenEventLogOptions = Omit<FileEventLogOptions, 'io'>;
 
 /** Where a log URL points; one variant per backend. */
-export type EventLogLocation = { readonly backend: 'file'; readonly dir: string };
+export type EventLogLocation = { readonly backend: 'file'; readonly dir: string } | KafkaLogLocation;
 
 /**
  * Parses an event log URL. `file:<dir>` takes a path as written, relative to
  * the working directory (`file:./data/log`, `file:/abs/path`); `file://` is a
  * standard file URL (`file:///abs/path`, percent-decoded).
+ * `kafka://host:port[,host:port...]/topic?partitions=N[&spread=S][&hot=R]`
+ * names a Kafka topic (see kafka/kafka-url.ts); a malformed one is a ConfigError.
  */
 export function parseEventLogUrl(url: string): EventLogLocation {
+  if (url.startsWith('kafka:')) return parseKafkaLogUrl(url);
   if (!url.startsWith('file:')) {
     throw new UnsupportedBackendError(
-      `unsupported event log URL "${url}": expected file:<dir> (kafka:// comes later)`,
+      `unsupported event log URL "${url}": expected file:<dir> or kafka://host:port/topic`,
     );
   }
   let path: string;
@@ -44,10 +51,55 @@ export function parseEventLogUrl(url: string): EventLogLocation {
   return { backend: 'file', dir: resolve(path) };
 }
 
-/** Opens the event log a URL names; only `file:` exists for now. */
+/** Opens the file event log a URL names, with its reading side (what `serve` runs on). */
 export async function openEventLog(url: string, options: OpenEventLogOptions = {}): Promise<EventLog> {
+  return openFileEventLog(fileLocation(url).dir, options);
+}
+
+export interface OpenEventAppenderOptions extends OpenEventLogOptions {
+  /** Kafka: called once per produce request (records, bytes, seconds). */
+  readonly produceObserver?: ProduceObserver;
+  /** Kafka client id; default adtally-collector. */
+  readonly clientId?: string;
+}
+
+/**
+ * Opens the appending side of the log a URL names, what a collector needs:
+ * the file log as one partition (partition 0, its offsets), or a Kafka topic
+ * (created with the URL's partition count when missing; a topic with another
+ * count is a ConfigError).
+ */
+export async function openEventAppender(
+  url: string,
+  options: OpenEventAppenderOptions = {},
+): Promise<EventAppender> {
   const location = parseEventLogUrl(url);
-  return openFileEventLog(location.dir, options);
+  if (location.backend === 'kafka') {
+    return openKafkaEventAppender({
+      bootstrap: location.bootstrap,
+      topic: location.topic,
+      partitions: location.partitions,
+      ...(location.spread !== undefined ? { hotSpread: location.spread } : {}),
+      ...(location.hotThreshold !== undefined
+        ? { hotAds: { thresholdPerSecond: location.hotThreshold } }
+        : {}),
+      ...(options.clientId !== undefined ? { clientId: options.clientId } : {}),
+      ...(options.produceObserver !== undefined ? { observer: options.produceObserver } : {}),
+    });
+  }
+  const { produceObserver: _produce, clientId: _client, ...fileOptions } = options;
+  return new FileEventAppender(await openFileEventLog(location.dir, fileOptions));
+}
+
+/** The file location a URL names; a Kafka URL here is a ConfigError (the command needs a local log). */
+function fileLocation(url: string): { readonly backend: 'file'; readonly dir: string } {
+  const location = parseEventLogUrl(url);
+  if (location.backend !== 'file') {
+    throw new ConfigError(
+      `event log URL "${url}": this command needs a file: log (kafka:// is for collector and worker)`,
+    );
+  }
+  return location;
 }
 
 /**
@@ -75,7 +127,7 @@ export async function openFollowedEventLog(
   url: string,
   options: OpenEventLogOptions = {},
 ): Promise<{ log: EventLog; follow: LogFollowSpec }> {
-  const location = parseEventLogUrl(url);
+  const location = fileLocation(url);
   const cell = new DurableEndCell();
   const inner = options.observer;
   let publish = (): void => undefined;

@@ -1,0 +1,205 @@
+import { ProduceAcks, Producer } from '@platformatic/kafka';
+import { performance } from 'node:perf_hooks';
+import { partitionOf } from '../../domain/partitioning.js';
+import { HotAdDetector, type HotAdOptions } from '../../ingest/hot-ads.js';
+import type { EventAppender, LogPosition, PartitionKey } from '../event-log.js';
+import { LogClosedError, LogError } from '../log-errors.js';
+import { describeKafkaError } from './kafka-errors.js';
+import { ensureTopic } from './kafka-topic.js';
+
+/** Called once per produce request, for metrics (the Kafka side of LogFlushObserver). */
+export interface ProduceObserver {
+  onProduce(produce: { records: number; bytes: number; seconds: number; failed: boolean }): void;
+}
+
+export interface KafkaEventAppenderOptions {
+  /** host:port of one or more brokers. */
+  readonly bootstrap: readonly string[];
+  readonly topic: string;
+  /** The topic's partition count: created so when missing, a mismatch is an error at open. */
+  readonly partitions: number;
+  /** Partitions a hot ad is spread over (domain/partitioning.ts); default min(4, partitions). */
+  readonly hotSpread?: number;
+  readonly hotAds?: HotAdOptions;
+  readonly clientId?: string;
+  /** How long one produce request may take before it fails (the client retries within it); default 5000. */
+  readonly requestTimeoutMs?: number;
+  readonly observer?: ProduceObserver;
+}
+
+/** A produce request failed: every append in it rejects with this (the records may or may not be in the log). */
+export class KafkaProduceError extends LogError {
+  readonly retriable = true;
+}
+
+interface PendingAppend {
+  readonly payload: Buffer;
+  readonly partition: number;
+  readonly resolve: (position: LogPosition) => void;
+  readonly reject: (error: Error) => void;
+}
+
+export const DEFAULT_HOT_SPREAD = 4;
+
+/**
+ * The Kafka event log's appending side: an idempotent producer with
+ * acks=all, and a group commit: at most one produce request in flight, and
+ * every append that arrives while it is in flight joins the next one (one
+ * request for every partition, since one broker leads them all here; the
+ * client splits it per leader otherwise). An append resolves with its
+ * partition and offset only once the broker acknowledged the request.
+ *
+ * One request at a time is what makes the idempotent producer correct with
+ * this client: @platformatic/kafka 1.35 advances its sequence numbers only
+ * when a response arrives, so a second request in flight reuses the first
+ * one's sequence and fails with OUT_OF_ORDER_SEQUENCE_NUMBER (measured; see
+ * docs/KAFKA-CLIENT.md). The client's own retries resend a request with the
+ * same sequence, so the broker writes a retried batch once. After a request
+ * failed for good, the sequence the broker expects is unknown (the batch may
+ * have been written), so the producer is replaced: a new producer id starts
+ * its sequences afresh and no later batch can be taken for a duplicate.
+ */
+export class KafkaEventAppender implements EventAppender {
+  readonly partitions: number;
+  private readonly spread: number;
+  private readonly hot: HotAdDetector;
+  private producer: Producer;
+  private pending: PendingAppend[] = [];
+  private inFlight: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(private readonly options: KafkaEventAppenderOptions) {
+    this.partitions = options.partitions;
+    this.spread = options.hotSpread ?? Math.min(DEFAULT_HOT_SPREAD, options.partitions);
+    this.hot = new HotAdDetector(options.hotAds);
+    this.producer = this.newProducer();
+  }
+
+  /** Ensures the topic (see ensureTopic), then starts the producer (its id is fetched on the first request). */
+  static async open(options: KafkaEventAppenderOptions): Promise<KafkaEventAppender> {
+    if (!Number.isInteger(options.partitions) || options.partitions < 1) {
+      throw new RangeError(`partitions must be a positive integer, got ${options.partitions}`);
+    }
+    await ensureTopic(options.bootstrap, options.topic, options.partitions);
+    return new KafkaEventAppender(options);
+  }
+
+  /** The partition an event of `key` goes to now (hotness counted: call once per event). */
+  partitionFor(key: PartitionKey): number {
+    const spread = this.hot.observe(key.ad) ? this.spread : 1;
+    return partitionOf(key.ad, key.imp, this.partitions, spread);
+  }
+
+  append(payload: Buffer, key: PartitionKey): Promise<LogPosition> {
+    if (this.closed)
+      return Promise.reject(new LogClosedError(`Kafka topic ${this.options.topic}: appender is closed`));
+    const partition = this.partitionFor(key);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ payload, partition, resolve, reject });
+      if (this.inFlight === undefined) this.inFlight = this.drain();
+    });
+  }
+
+  /** Rejects when no broker answers a metadata request for the topic. */
+  async check(): Promise<void> {
+    try {
+      await this.producer.metadata({ topics: [this.options.topic], forceUpdate: true });
+    } catch (error) {
+      throw new Error(
+        `Kafka at ${this.options.bootstrap.join(',')} is unreachable: ${describeKafkaError(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.inFlight;
+    await this.producer.close();
+  }
+
+  /** Sends the pending appends, one request at a time, until none are left. */
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      await this.produce(batch);
+    }
+    this.inFlight = undefined;
+  }
+
+  private async produce(batch: PendingAppend[]): Promise<void> {
+    const { topic } = this.options;
+    const started = performance.now();
+    let bytes = 0;
+    const messages = batch.map((a) => {
+      bytes += a.payload.length;
+      return { topic, partition: a.partition, value: a.payload };
+    });
+    let failure: Error | undefined;
+    let bases: Map<number, number> | undefined;
+    try {
+      const result = await this.producer.send({ messages });
+      bases = new Map((result.offsets ?? []).map((o) => [o.partition, Number(o.offset)]));
+    } catch (error) {
+      failure = new KafkaProduceError(
+        `Kafka produce to topic ${topic} failed: ${describeKafkaError(error)}`,
+        {
+          cause: error,
+        },
+      );
+      await this.replaceProducer();
+    }
+    this.options.observer?.onProduce({
+      records: batch.length,
+      bytes,
+      seconds: (performance.now() - started) / 1000,
+      failed: failure !== undefined,
+    });
+    // Within a partition the request keeps the order of `messages`, so the
+    // k-th record of partition p is at base(p) + k.
+    const next = new Map<number, number>();
+    for (const append of batch) {
+      if (failure !== undefined) {
+        append.reject(failure);
+        continue;
+      }
+      const base = bases?.get(append.partition);
+      if (base === undefined || base < 0) {
+        append.reject(
+          new KafkaProduceError(`Kafka produce to ${topic}: no offset for partition ${append.partition}`),
+        );
+        continue;
+      }
+      const k = next.get(append.partition) ?? 0;
+      next.set(append.partition, k + 1);
+      append.resolve({ partition: append.partition, offset: base + k });
+    }
+  }
+
+  private newProducer(): Producer {
+    return new Producer({
+      clientId: this.options.clientId ?? 'adtally-collector',
+      bootstrapBrokers: [...this.options.bootstrap],
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+      timeout: this.options.requestTimeoutMs ?? 5000,
+      retries: 3,
+      retryDelay: 250,
+      autocreateTopics: false,
+    });
+  }
+
+  private async replaceProducer(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.newProducer();
+    await old.close().catch(() => undefined);
+  }
+}
+
+/** Opens the Kafka event log for appending (see KafkaEventAppender). */
+export function openKafkaEventAppender(options: KafkaEventAppenderOptions): Promise<KafkaEventAppender> {
+  return KafkaEventAppender.open(options);
+}

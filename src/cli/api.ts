@@ -1,6 +1,5 @@
 import { watermarkOverPartitions } from '../aggregate/partition-watermark.js';
 import type { ApiConfig } from '../config/cluster-config.js';
-import { kafkaLocationOf } from '../log/open-event-log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { openServingStore } from '../store/open-store.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
@@ -21,7 +20,7 @@ const WATERMARK_REFRESH_MS = 200;
  */
 export function startApi(config: ApiConfig, print: (line: string) => void): Promise<RunningProcess> {
   return openInOrder(async (opened) => {
-    const kafka = kafkaLocationOf(config.log);
+    const { kafka } = config;
     const metrics = new Metrics();
     const store = await openServingStore(config.store, { applicationName: 'adtally-api' });
     opened.push(() => store.close());

@@ -1,7 +1,7 @@
 import type { WorkerConfig } from '../config/cluster-config.js';
 import { openDedupStore } from '../dedup/open-dedup-store.js';
 import { openGroupConsumer } from '../log/kafka/kafka-group-consumer.js';
-import { kafkaLocationOf } from '../log/open-event-log.js';
+import { ensureTopic } from '../log/kafka/kafka-topic.js';
 import { AggregationMetrics } from '../metrics/aggregation-metrics.js';
 import { Metrics } from '../metrics/metrics.js';
 import { openServingStore } from '../store/open-store.js';
@@ -21,7 +21,7 @@ import { openInOrder, type RunningProcess } from './running-process.js';
  */
 export function startWorker(config: WorkerConfig, print: (line: string) => void): Promise<RunningProcess> {
   return openInOrder(async (opened) => {
-    const kafka = kafkaLocationOf(config.log);
+    const { kafka } = config;
     const store = await openServingStore(config.store, { applicationName: 'adtally-worker' });
     opened.push(() => store.close());
     const dedup = new DedupLossPolicy(await openDedupStore(config.dedup), print);
@@ -38,9 +38,11 @@ export function startWorker(config: WorkerConfig, print: (line: string) => void)
     });
     // Closed before the consumer leaves the group: each partition commits what it read while it still owns it.
     opened.push(() => aggregation.close());
+    // Workers may start before any collector made the topic; a partition count that differs is an error here too.
+    await ensureTopic(kafka.bootstrap, kafka.topic, kafka.partitions);
     const consumer = await openGroupConsumer(
       {
-        bootstrap: kafka.brokers,
+        bootstrap: kafka.bootstrap,
         topic: kafka.topic,
         group: config.group,
         sessionTimeoutMs: config.sessionTimeoutMs,

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { parseKafkaLogUrl, type KafkaLogLocation } from '../log/kafka/kafka-url.js';
 import { DEFAULT_EVENTS_INFLIGHT_BYTES, SERVE_SETTINGS } from './serve-config.js';
 import {
   ConfigError,
@@ -75,6 +76,8 @@ export interface ClusterConfigBase {
   readonly dataDir: string;
   readonly store: string;
   readonly log: string;
+  /** The log URL parsed: a malformed one is a configuration error (exit 2) before anything opens. */
+  readonly kafka: KafkaLogLocation;
   readonly allowedLatenessMs: number;
 }
 
@@ -156,11 +159,13 @@ function read<R extends ClusterRole>(
 }
 
 function base(values: SettingValues<typeof COMMON> & { log: string | undefined }): ClusterConfigBase {
+  const log = required(values.log, LOG);
   return {
     http: { host: values.host ?? '127.0.0.1', port: values.port ?? 8080 },
     dataDir: values.dataDir ?? './data',
     store: required(values.store, COMMON.store),
-    log: required(values.log, LOG),
+    log,
+    kafka: parseKafkaLogUrl(log),
     allowedLatenessMs: values.allowedLateness ?? 5_000,
   };
 }

@@ -2,7 +2,13 @@ import { ProduceAcks, Producer } from '@platformatic/kafka';
 import { performance } from 'node:perf_hooks';
 import { partitionOf } from '../../domain/partitioning.js';
 import { HotAdDetector, type HotAdOptions } from '../../ingest/hot-ads.js';
-import type { EventAppender, LogPosition, PartitionKey } from '../event-log.js';
+import {
+  NotAppendedError,
+  type AppendOptions,
+  type EventAppender,
+  type LogPosition,
+  type PartitionKey,
+} from '../event-log.js';
 import { LogClosedError, LogError } from '../log-errors.js';
 import { describeKafkaError } from './kafka-errors.js';
 import { ensureTopic } from './kafka-topic.js';
@@ -35,9 +41,16 @@ export class KafkaProduceError extends LogError {
 interface PendingAppend {
   readonly payload: Buffer;
   readonly partition: number;
+  readonly origin: string | undefined;
   readonly resolve: (position: LogPosition) => void;
   readonly reject: (error: Error) => void;
+  /** Set once the append is in a produce request: a withdrawal is too late from then on. */
+  sent: boolean;
 }
+
+/** The record header that carries a forwarded record's origin (AppendOptions.origin). */
+export const ORIGIN_HEADER = 'adtally-origin';
+const ORIGIN_HEADER_KEY = Buffer.from(ORIGIN_HEADER);
 
 export const DEFAULT_HOT_SPREAD = 4;
 
@@ -90,13 +103,27 @@ export class KafkaEventAppender implements EventAppender {
     return partitionOf(key.ad, key.imp, this.partitions, spread);
   }
 
-  append(payload: Buffer, key: PartitionKey): Promise<LogPosition> {
+  append(payload: Buffer, key: PartitionKey, options: AppendOptions = {}): Promise<LogPosition> {
     if (this.closed)
       return Promise.reject(new LogClosedError(`Kafka topic ${this.options.topic}: appender is closed`));
+    const { signal, origin } = options;
+    if (signal?.aborted === true) return Promise.reject(new NotAppendedError('withdrawn before it was sent'));
     const partition = this.partitionFor(key);
     return new Promise((resolve, reject) => {
-      this.pending.push({ payload, partition, resolve, reject });
+      const append: PendingAppend = { payload, partition, origin, resolve, reject, sent: false };
+      this.pending.push(append);
       if (this.inFlight === undefined) this.inFlight = this.drain();
+      // Still waiting behind the request in flight: taken out, it is surely not in the log.
+      signal?.addEventListener(
+        'abort',
+        () => {
+          if (append.sent) return;
+          const at = this.pending.indexOf(append);
+          if (at !== -1) this.pending.splice(at, 1);
+          reject(new NotAppendedError(`withdrawn before it was sent to Kafka topic ${this.options.topic}`));
+        },
+        { once: true },
+      );
     });
   }
 
@@ -125,6 +152,7 @@ export class KafkaEventAppender implements EventAppender {
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
+      for (const append of batch) append.sent = true;
       await this.produce(batch);
     }
     this.inFlight = undefined;
@@ -136,7 +164,14 @@ export class KafkaEventAppender implements EventAppender {
     let bytes = 0;
     const messages = batch.map((a) => {
       bytes += a.payload.length;
-      return { topic, partition: a.partition, value: a.payload };
+      return a.origin === undefined
+        ? { topic, partition: a.partition, value: a.payload }
+        : {
+            topic,
+            partition: a.partition,
+            value: a.payload,
+            headers: new Map([[ORIGIN_HEADER_KEY, Buffer.from(a.origin)]]),
+          };
     });
     let failure: Error | undefined;
     let bases: Map<number, number> | undefined;

@@ -1,4 +1,5 @@
 import type { Consumer } from '@platformatic/kafka';
+import { ORIGIN_HEADER } from './kafka-event-appender.js';
 import type { LogBatch, LogReader, LogRecord } from '../event-log.js';
 import { describeKafkaError, KafkaErrorCodes, kafkaErrorCode } from './kafka-errors.js';
 
@@ -114,7 +115,12 @@ export class PartitionFetcher implements LogReader {
       for (const record of batch.records) {
         const offset = first + record.offsetDelta;
         if (offset < from || offset >= this.highWatermark) continue;
-        records.push({ offset, payload: record.value ?? EMPTY });
+        const origin = originOf(record.headers);
+        records.push(
+          origin === undefined
+            ? { offset, payload: record.value ?? EMPTY }
+            : { offset, payload: record.value ?? EMPTY, origin },
+        );
       }
       const batchEnd = first + batch.lastOffsetDelta + 1;
       if (batchEnd <= this.highWatermark) next = Math.max(next, batchEnd);
@@ -137,4 +143,13 @@ export class PartitionFetcher implements LogReader {
     this.leader = described.leader;
     return { topicId: topic.id, leader: described.leader };
   }
+}
+
+/** The origin a forwarded record carries in its header (kafka-event-appender.ts ORIGIN_HEADER). */
+function originOf(headers: readonly [Buffer | null, Buffer | null][] | undefined): string | undefined {
+  if (headers === undefined) return undefined;
+  for (const [key, value] of headers) {
+    if (key !== null && value !== null && key.toString() === ORIGIN_HEADER) return value.toString();
+  }
+  return undefined;
 }

@@ -45,7 +45,9 @@ export class FencedCommitError extends Error {
     readonly epoch: number,
     readonly currentEpoch: number,
   ) {
-    super(`commit for ${consumer} refused: made under owner epoch ${epoch}, the current epoch is ${currentEpoch}`);
+    super(
+      `commit for ${consumer} refused: made under owner epoch ${epoch}, the current epoch is ${currentEpoch}`,
+    );
     this.name = 'FencedCommitError';
   }
 }

@@ -77,10 +77,10 @@ export function catalogStoreContract(adapter: string, open: () => Promise<Catalo
       const moved = await store.updateAd(ad1.id, { targetUrl: 'https://a.example/new', name: 'renamed' });
       assert.deepEqual(moved, { ...ad1, active: false, targetUrl: 'https://a.example/new', name: 'renamed' });
       assert.deepEqual(await store.updateAd(ad1.id, {}), moved);
-      assert.deepEqual(await store.updateAd(ad1.id, { active: true }), { ...moved!, active: true });
+      assert.deepEqual(await store.updateAd(ad1.id, { active: true }), { ...moved, active: true });
       assert.equal(await store.updateAd(99, { active: false }), undefined);
 
-      assert.deepEqual(await store.listAds(), [{ ...moved!, active: true }, ad2, ad3]);
+      assert.deepEqual(await store.listAds(), [{ ...moved, active: true }, ad2, ad3]);
       assert.deepEqual(
         (await store.listAds(a.id)).map((ad) => ad.id),
         [ad1.id, ad3.id],

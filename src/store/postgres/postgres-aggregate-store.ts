@@ -1,4 +1,4 @@
-import { COUNT_FIELDS, addCounts, emptyCounts, type BucketCounts } from '../../aggregate/counts.js';
+import { COUNT_FIELDS, addCounts, emptyCounts } from '../../aggregate/counts.js';
 import { ANY_AD, type DedupEntry } from '../../aggregate/dedup-index.js';
 import {
   FencedCommitError,

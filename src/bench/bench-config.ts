@@ -14,6 +14,7 @@ export const SCENARIOS = [
   'latency-10k',
   'freshness',
   'query',
+  'postgres-series',
   'aggregate',
   'direct-db',
   'exactness',

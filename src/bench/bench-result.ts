@@ -2,6 +2,7 @@ import { cpus, release, totalmem } from 'node:os';
 import type { LoadgenSummary } from '../loadgen/loadgen.js';
 import type { ReplayResult } from './replay-aggregate.js';
 import type { LoadFigures } from './request-load.js';
+import type { PostgresSeriesResult } from './postgres-series-scenario.js';
 import type { DirectDbRun, FreshnessRun, SweepPoint } from './scenarios.js';
 import type { QueryRun } from './stored-data-scenarios.js';
 import type { WrkRuns } from './wrk-scenario.js';
@@ -16,6 +17,8 @@ export interface ScenarioRuns {
   latency10k?: LoadFigures[];
   freshness?: FreshnessRun[];
   query?: QueryRun[];
+  /** `postgres-series`: the 24 h series through PostgresAggregateStore, or why it was skipped. */
+  postgresSeries?: PostgresSeriesResult;
   aggregate?: ReplayResult[];
   directDb?: DirectDbRun[];
   exactness?: LoadgenSummary;

@@ -14,6 +14,7 @@ import {
   throughput,
   type BenchContext,
 } from './scenarios.js';
+import { postgresSeries } from './postgres-series-scenario.js';
 import { aggregate, exactness, query } from './stored-data-scenarios.js';
 import { throughputWithWrk } from './wrk-scenario.js';
 
@@ -66,6 +67,7 @@ export async function runBench(
   }
   if (wants('freshness')) s.freshness = await freshness(ctx);
   if (wants('query')) s.query = await query(ctx);
+  if (wants('postgres-series')) s.postgresSeries = await postgresSeries(ctx);
   if (wants('aggregate')) s.aggregate = await aggregate(ctx);
   if (wants('direct-db')) s.directDb = await directDb(ctx);
   if (wants('exactness')) s.exactness = await exactness(ctx);

@@ -5,6 +5,7 @@ import { LocalCluster } from '../src/cluster/local-cluster.js';
 import { parseLoadgenOptions } from '../src/loadgen/loadgen-config.js';
 import { runLoadgen } from '../src/loadgen/loadgen.js';
 import { makeDataDir, removeDir } from './support/adtally-process.js';
+import { testKafkaBootstrap } from './support/kafka-env.js';
 
 /**
  * A zombie worker: paused (SIGSTOP) past its session timeout while traffic
@@ -22,7 +23,8 @@ before(async () => {
     collectors: 1,
     workers: 2,
     partitions: 4,
-    // A long flush interval keeps events read but uncommitted when the pause lands.
+    // The shared test broker: this test never restarts it.
+    kafka: testKafkaBootstrap(),
     args: { worker: ['--session-timeout', '6s'] },
   });
 });

@@ -187,6 +187,8 @@ export class AggregationWorker {
           this.options.onFenced?.(err);
           return;
         }
+        // Abandoned (the partition was revoked): its reads reject, and nothing is left to retry.
+        if (!this.running) return;
         this.failure = err instanceof Error ? err : new Error(String(err));
         console.error(
           `adtally: aggregation worker (${this.options.consumer}) failed, restarting from the last commit in ${this.retryDelay} ms: ${this.failure.message}`,

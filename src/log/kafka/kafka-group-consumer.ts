@@ -82,19 +82,23 @@ export async function openGroupConsumer(
   const maxBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BYTES;
   const fetchWaitMs = options.fetchWaitMs ?? DEFAULT_FETCH_WAIT_MS;
   const { topic } = options;
-  const consumer = new Consumer({
-    clientId: options.clientId ?? 'adtally-worker',
-    groupId: options.group,
-    bootstrapBrokers: [...options.bootstrap],
-    sessionTimeout,
-    heartbeatInterval,
-    rebalanceTimeout: sessionTimeout,
-    retries: 3,
-    retryDelay: 250,
-  });
+  const newConsumer = (): Consumer =>
+    new Consumer({
+      clientId: options.clientId ?? 'adtally-worker',
+      groupId: options.group,
+      bootstrapBrokers: [...options.bootstrap],
+      sessionTimeout,
+      heartbeatInterval,
+      rebalanceTimeout: sessionTimeout,
+      retries: 3,
+      retryDelay: 250,
+    });
+  let consumer = newConsumer();
   const leases = new Map<number, LeaseState>();
   let lastHeartbeat = Date.now();
   let closed = false;
+  /** Set while a new member is being made after the old one gave up (see `rejoin`). */
+  let rejoining: Promise<void> | undefined;
 
   const revokeAll = (why: string): void => {
     for (const state of leases.values()) state.controller.abort(new LeaseRevokedError(why));
@@ -139,30 +143,67 @@ export async function openGroupConsumer(
     const mine = payload.assignments?.find((a) => a.topic === topic)?.partitions ?? [];
     for (const partition of [...mine].sort((a, b) => a - b)) lease(partition);
   };
-  consumer.on('consumer:group:join', onJoin);
-  consumer.on('consumer:group:rebalance', () =>
-    revokeAll(`partition revoked: group ${options.group} rebalances`),
-  );
-  consumer.on('consumer:heartbeat:end', () => {
+  const join = async (member: Consumer): Promise<void> => {
+    member.on('consumer:group:join', onJoin);
+    member.on('consumer:group:rebalance', () =>
+      revokeAll(`partition revoked: group ${options.group} rebalances`),
+    );
+    member.on('consumer:heartbeat:end', () => {
+      lastHeartbeat = Date.now();
+    });
+    // The client reports here that its background rejoin gave up (the broker was away longer than
+    // its retries): this member is dead, so a new one joins.
+    member.on('error', () => {
+      if (member === consumer) rejoin();
+    });
+    const metadata = await member.metadata({ topics: [topic], forceUpdate: true });
+    if (!metadata.topics.has(topic)) throw new Error(`Kafka topic ${topic} does not exist`);
+    member.topics.track(topic);
+    await member.joinGroup({ sessionTimeout, heartbeatInterval, rebalanceTimeout: sessionTimeout });
     lastHeartbeat = Date.now();
-  });
-  // The client reports errors of its background rejoins here; the watchdog below handles their effect.
-  consumer.on('error', () => undefined);
+  };
+
+  /**
+   * Replaces a member that stopped taking part in the group (its rejoin
+   * failed while the broker restarted, or it was paused past its session)
+   * with a new one, retrying with backoff until a join succeeds or the
+   * consumer is closed. Its leases are revoked first.
+   */
+  const rejoin = (): void => {
+    if (closed || rejoining !== undefined) return;
+    revokeAll(`partition revoked: member of group ${options.group} lost the group; joining again`);
+    rejoining = (async () => {
+      let delay = 250;
+      while (!closed) {
+        const old = consumer;
+        consumer = newConsumer();
+        await new Promise<void>((resolve) => old.close(true, () => resolve()));
+        try {
+          await join(consumer);
+          return;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          delay = Math.min(delay * 2, 5_000);
+        }
+      }
+    })().finally(() => (rejoining = undefined));
+  };
+
   const watchdog = setInterval(
     () => {
-      if (leases.size > 0 && Date.now() - lastHeartbeat > sessionTimeout) {
+      const silent = Date.now() - lastHeartbeat;
+      if (leases.size > 0 && silent > sessionTimeout) {
         revokeAll(`partition revoked: no heartbeat of group ${options.group} for ${sessionTimeout} ms`);
       }
+      // Twice the session without a heartbeat or a join: the group has surely dropped this member.
+      if (silent > 2 * sessionTimeout) rejoin();
     },
     Math.min(heartbeatInterval, 1000),
   );
   watchdog.unref();
 
   try {
-    const metadata = await consumer.metadata({ topics: [topic], forceUpdate: true });
-    if (!metadata.topics.has(topic)) throw new Error(`Kafka topic ${topic} does not exist`);
-    consumer.topics.track(topic);
-    await consumer.joinGroup({ sessionTimeout, heartbeatInterval, rebalanceTimeout: sessionTimeout });
+    await join(consumer);
   } catch (error) {
     clearInterval(watchdog);
     await consumer.close().catch(() => undefined);
@@ -198,6 +239,7 @@ export async function openGroupConsumer(
       closed = true;
       clearInterval(watchdog);
       revokeAll(`partition revoked: member of group ${options.group} closed`);
+      await rejoining;
       await consumer.close();
     },
   };

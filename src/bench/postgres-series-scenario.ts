@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { COUNT_FIELDS, emptyCounts } from '../aggregate/counts.js';
 import { minuteOf } from '../aggregate/minute.js';
 import { LatencyHistogram } from '../loadgen/latency-histogram.js';
@@ -26,6 +27,10 @@ export interface PostgresSeriesRun {
     p999: number;
     max: number;
   };
+  /** The same query one at a time, no writer: its cost without queueing. */
+  readonly serial: { p50: number; p99: number };
+  /** The machine's 1-minute load average before and after the run (it is shared: see the report). */
+  readonly loadAverage: readonly [number, number];
   readonly writerCommits: number;
   readonly writerFailures: number;
   readonly writerCommitP99: number;
@@ -73,13 +78,25 @@ export async function postgresSeries(ctx: BenchContext): Promise<PostgresSeriesR
       );
       const runs: PostgresSeriesRun[] = [];
       for (let run = 1; run <= plan.runs; run++) {
+        const loadBefore = loadavg()[0]!;
+        const serial = await measureSerial(store, plan, firstMinute, lastMinute);
         const measured = await measure(store, plan, firstMinute, lastMinute);
+        const loadAverage = [loadBefore, loadavg()[0]!] as const;
         ctx.progress(
-          `postgres-series run ${run}: p50 ${measured.queries.p50.toFixed(2)} ms, p99 ${measured.queries.p99.toFixed(2)} ms ` +
+          `postgres-series run ${run}: one at a time p50 ${serial.p50.toFixed(2)} ms, p99 ${serial.p99.toFixed(2)} ms; ` +
+            `load average ${loadAverage.map((l) => l.toFixed(1)).join(' -> ')}; at ${plan.queryRate}/s p50 ${measured.queries.p50.toFixed(2)} ms, p99 ${measured.queries.p99.toFixed(2)} ms ` +
             `(${measured.queries.answered} queries, ${measured.queries.failed} failed) with ${measured.writerCommits} commits ` +
             `of ${WRITER_CELLS} cells, commit p99 ${measured.writerCommitP99.toFixed(1)} ms, ${measured.writerFailures} failed`,
         );
-        runs.push({ ads: plan.queryAds, minutes: plan.queryMinutes, seedSeconds, ...measured, ...size });
+        runs.push({
+          ads: plan.queryAds,
+          minutes: plan.queryMinutes,
+          seedSeconds,
+          serial,
+          loadAverage,
+          ...measured,
+          ...size,
+        });
       }
       return { runs };
     } finally {
@@ -138,6 +155,21 @@ async function sizes(
     indexBytesPerRow: (row!.total - row!.heap) / rows,
     totalBytesPerRow: row!.total / rows,
   };
+}
+
+async function measureSerial(
+  store: PostgresAggregateStore,
+  plan: BenchContext['plan'],
+  firstMinute: number,
+  lastMinute: number,
+): Promise<{ p50: number; p99: number }> {
+  const latency = new LatencyHistogram();
+  for (let i = 0; i < 500; i++) {
+    const started = performance.now();
+    await store.series([1 + Math.floor(Math.random() * plan.queryAds)], firstMinute, lastMinute + 1, 1);
+    latency.record(performance.now() - started);
+  }
+  return { p50: latency.percentile(50), p99: latency.percentile(99) };
 }
 
 async function measure(

@@ -71,11 +71,12 @@ describe('PostgresAggregateStore against a real server', () => {
     const partitions = await a.db.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
        WHERE i.inhparent = 'agg_minute'::regclass AND c.relname = ANY($1) ORDER BY 1`,
-      [[partitionName(DAY - 1), partitionName(DAY)]],
+      [[partitionName(DAY - 1), partitionName(DAY), partitionName(DAY + 1)]],
     );
     assert.deepEqual(
       partitions.map((p) => p.name),
-      ['agg_minute_20270114', 'agg_minute_20270115'],
+      ['agg_minute_20270114', 'agg_minute_20270115', 'agg_minute_20270116'],
+      'the days written, and the day after the latest, made ahead',
     );
   });
 

@@ -233,7 +233,7 @@ export class PostgresAggregateStore implements AggregateStore {
    * commit sees the claim and is refused before anything is written.
    */
   async commit(consumer: string, commit: AggregationCommit): Promise<void> {
-    await this.partitions.ensureFor(commit.deltas.map((d) => d.minute));
+    await this.partitions.ensureFor(withNextDay(commit.deltas.map((d) => d.minute)));
     await this.db.transaction(async (tx) => {
       if (commit.epoch !== undefined) await checkEpoch(tx, consumer, commit.epoch);
       if (commit.deltas.length > 0)
@@ -304,6 +304,19 @@ export class PostgresAggregateStore implements AggregateStore {
       values,
     );
   }
+}
+
+/**
+ * The minutes plus one a day after the latest: tomorrow's partition is
+ * created during today, outside the midnight rush of every worker's first
+ * commit of the new day.
+ */
+function withNextDay(minutes: number[]): number[] {
+  if (minutes.length === 0) return minutes;
+  let latest = minutes[0]!;
+  for (const m of minutes) if (m > latest) latest = m;
+  minutes.push(latest + MINUTES_PER_DAY);
+  return minutes;
 }
 
 async function checkEpoch(tx: PgTransaction, consumer: string, epoch: number): Promise<void> {

@@ -53,6 +53,8 @@ export const ORIGIN_HEADER = 'adtally-origin';
 const ORIGIN_HEADER_KEY = Buffer.from(ORIGIN_HEADER);
 
 export const DEFAULT_HOT_SPREAD = 4;
+/** How long appends are refused unsent after a produce request failed for good. */
+const REFUSE_AFTER_FAILURE_MS = 1_000;
 
 /**
  * The Kafka event log's appending side: an idempotent producer with
@@ -80,6 +82,8 @@ export class KafkaEventAppender implements EventAppender {
   private pending: PendingAppend[] = [];
   private inFlight: Promise<void> | undefined;
   private closed = false;
+  /** Until then (ms), appends are refused unsent: a produce request just failed for good. */
+  private refuseUntil = 0;
 
   private constructor(private readonly options: KafkaEventAppenderOptions) {
     this.partitions = options.partitions;
@@ -108,6 +112,11 @@ export class KafkaEventAppender implements EventAppender {
       return Promise.reject(new LogClosedError(`Kafka topic ${this.options.topic}: appender is closed`));
     const { signal, origin } = options;
     if (signal?.aborted === true) return Promise.reject(new NotAppendedError('withdrawn before it was sent'));
+    if (Date.now() < this.refuseUntil) {
+      return Promise.reject(
+        new NotAppendedError(`Kafka topic ${this.options.topic}: a produce request just failed; not sent`),
+      );
+    }
     const partition = this.partitionFor(key);
     return new Promise((resolve, reject) => {
       const append: PendingAppend = { payload, partition, origin, resolve, reject, sent: false };
@@ -153,12 +162,26 @@ export class KafkaEventAppender implements EventAppender {
       const batch = this.pending;
       this.pending = [];
       for (const append of batch) append.sent = true;
-      await this.produce(batch);
+      const failed = !(await this.produce(batch));
+      if (failed) {
+        // The broker is likely away: the appends still waiting are refused unsent (a collector
+        // spills them) instead of each waiting out a request timeout, and so are new ones for a
+        // moment. Only the request that failed has records of unknown fate.
+        this.refuseUntil = Date.now() + REFUSE_AFTER_FAILURE_MS;
+        const waiting = this.pending;
+        this.pending = [];
+        for (const append of waiting) {
+          append.reject(
+            new NotAppendedError(`Kafka topic ${this.options.topic}: the request before failed; not sent`),
+          );
+        }
+      }
     }
     this.inFlight = undefined;
   }
 
-  private async produce(batch: PendingAppend[]): Promise<void> {
+  /** Sends one request; resolves false when it failed (every append of it rejected). */
+  private async produce(batch: PendingAppend[]): Promise<boolean> {
     const { topic } = this.options;
     const started = performance.now();
     let bytes = 0;
@@ -212,6 +235,7 @@ export class KafkaEventAppender implements EventAppender {
       next.set(append.partition, k + 1);
       append.resolve({ partition: append.partition, offset: base + k });
     }
+    return failure === undefined;
   }
 
   private newProducer(): Producer {

@@ -74,7 +74,7 @@ function explain(summary: LoadgenSummary): string {
   return `${JSON.stringify(summary, null, 2).slice(0, 4000)}\n${logs.join('\n')}`;
 }
 
-test('2 collectors + 3 workers stay exact through kill -9 of a worker and a collector, a rebalance and a broker restart', async () => {
+test('2 collectors + 3 workers stay exact through kill -9 of a worker and a collector, a rebalance and a broker restart', async (t) => {
   const options = parseLoadgenOptions(loadgenArgs(50, 300), {});
   assert.notEqual(options, 'help');
   if (options === 'help') return;
@@ -90,6 +90,9 @@ test('2 collectors + 3 workers stay exact through kill -9 of a worker and a coll
   await cluster.kafka!.stop();
   await cluster.kafka!.start();
   const summary = await run;
+  t.diagnostic(
+    `answered ${summary.answered}, unknown fate ${summary.unknown}, p99 ${summary.latencyMs.p99.toFixed(0)} ms, exact ${summary.exact}`,
+  );
   assert.equal(summary.exact, true, explain(summary));
   assert.ok(summary.answered > 5_000, `only ${summary.answered} events answered`);
 });

@@ -36,7 +36,7 @@ async function readyz(url: string): Promise<{ status: number; body: { status: st
   return { status: res.status, body: (await res.json()) as { status: string; degraded?: object } };
 }
 
-test('with Kafka stopped for 10 s, collectors spill and forward, and every answered event counts once', async () => {
+test('with Kafka stopped for 10 s, collectors spill and forward, and every answered event counts once', async (t) => {
   const options = parseLoadgenOptions(
     [
       '--target',
@@ -74,6 +74,9 @@ test('with Kafka stopped for 10 s, collectors spill and forward, and every answe
   await sleep(6_000);
   await cluster.kafka!.start();
   const summary = await run;
+  t.diagnostic(
+    `answered ${summary.answered}, unknown fate ${summary.unknown}, p99 ${summary.latencyMs.p99.toFixed(0)} ms, exact ${summary.exact}`,
+  );
   const logs = cluster.collectors.map((c) => c.log).join('\n');
   assert.equal(
     summary.exact,

@@ -35,7 +35,7 @@ after(async () => {
   removeDir(dir);
 });
 
-test('a worker paused past its session timeout has its late commits refused, and counts stay exact', async () => {
+test('a worker paused past its session timeout has its late commits refused, and counts stay exact', async (t) => {
   const options = parseLoadgenOptions(
     [
       '--target',
@@ -71,6 +71,9 @@ test('a worker paused past its session timeout has its late commits refused, and
   await sleep(12_000);
   zombie.signal('SIGCONT');
   const summary = await run;
+  t.diagnostic(
+    `answered ${summary.answered}, unknown fate ${summary.unknown}, p99 ${summary.latencyMs.p99.toFixed(0)} ms, exact ${summary.exact}`,
+  );
   assert.equal(
     summary.exact,
     true,

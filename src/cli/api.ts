@@ -1,6 +1,8 @@
 import { watermarkOverPartitions } from '../aggregate/partition-watermark.js';
 import type { ApiConfig } from '../config/cluster-config.js';
+import { TopicEndOffsets } from '../log/kafka/kafka-end-offsets.js';
 import { Metrics } from '../metrics/metrics.js';
+import type { AggregateStore } from '../store/aggregate-store.js';
 import { openServingStore } from '../store/open-store.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
 import { createQueryRoutes } from '../web/query-routes.js';
@@ -11,6 +13,36 @@ import { openInOrder, type RunningProcess } from './running-process.js';
 
 /** How often the api reads the partitions' checkpoints for the watermark it shows. */
 const WATERMARK_REFRESH_MS = 200;
+
+/** How long a `consistent=true` query waits for the workers to commit past what it must include. */
+const CONSISTENT_WAIT_MS = 1_000;
+
+/**
+ * Read-your-acks in a cluster (SPEC 3.3 `consistent=true`): every event a
+ * collector had acknowledged when the query arrived is below the partitions'
+ * end offsets now, so the answer may be given once every partition's
+ * checkpoint reached its end offset. False after CONSISTENT_WAIT_MS (503).
+ * An event a collector spilled while Kafka was away is included once it was
+ * forwarded.
+ */
+async function committedPast(
+  endOffsets: TopicEndOffsets,
+  store: AggregateStore,
+  topic: string,
+): Promise<boolean> {
+  const deadline = Date.now() + CONSISTENT_WAIT_MS;
+  const ends = await endOffsets.ends();
+  for (;;) {
+    const committed = new Map(
+      (await store.listCheckpoints(`${topic}/`)).map((row) => [row.consumer, row.checkpoint.offset]),
+    );
+    if (ends.every((end, partition) => end === 0 || (committed.get(`${topic}/${partition}`) ?? 0) >= end)) {
+      return true;
+    }
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 /**
  * `adtally api`: the catalog and the query API of SPEC 3.2-3.3 over the
@@ -27,6 +59,8 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
     const followed = await followCatalog(store, print);
     opened.push(() => followed.close());
     const { catalog } = followed;
+    const endOffsets = TopicEndOffsets.open(kafka.bootstrap, kafka.topic);
+    opened.push(() => endOffsets.close());
     let watermark: number | undefined;
     let watermarkError: Error | undefined;
     const refreshWatermark = async (): Promise<void> => {
@@ -50,8 +84,7 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
             catalog,
             store: store.aggregates,
             watermark: () => watermark,
-            // Read-your-acks needs the log's end per partition: only `adtally serve` has it today.
-            awaitAcknowledged: async () => false,
+            awaitAcknowledged: () => committedPast(endOffsets, store.aggregates, kafka.topic),
             now: () => Date.now(),
           }),
           catalog,

@@ -6,6 +6,8 @@ import { openEventAppender } from '../log/open-event-log.js';
 import { collectorIdentity } from '../log/spill/collector-identity.js';
 import { ForwardPosition } from '../log/spill/forward-position.js';
 import { SpillingAppender } from '../log/spill/spilling-appender.js';
+import type { ProduceObserver } from '../log/kafka/kafka-event-appender.js';
+import { CollectorMetrics } from '../metrics/collector-metrics.js';
 import { Metrics } from '../metrics/metrics.js';
 import { openServingStore } from '../store/open-store.js';
 import { createRequestHandler } from '../web/server.js';
@@ -20,6 +22,7 @@ import { openInOrder, type RunningProcess } from './running-process.js';
  */
 async function openSpillingAppender(
   config: CollectorConfig,
+  produceObserver: ProduceObserver,
   print: (line: string) => void,
 ): Promise<SpillingAppender> {
   const spillDir = pathOfUrl(config.spillLog);
@@ -27,7 +30,7 @@ async function openSpillingAppender(
   const spill = await openFileEventLog(spillDir);
   try {
     const position = await ForwardPosition.open(spillDir);
-    const primary = await openEventAppender(config.log);
+    const primary = await openEventAppender(config.log, { produceObserver });
     return SpillingAppender.open({
       primary,
       spill,
@@ -59,7 +62,10 @@ export function startCollector(
     const followed = await followCatalog(store, print);
     opened.push(() => followed.close());
     const { catalog } = followed;
-    const log = await openSpillingAppender(config, print);
+    let spill: SpillingAppender | undefined;
+    const collectorMetrics = new CollectorMetrics(() => spill!.state());
+    const log = await openSpillingAppender(config, collectorMetrics, print);
+    spill = log;
     opened.push(() => log.close());
     const secret = Buffer.from(config.secret, 'utf8');
     const now = (): number => Date.now();
@@ -86,6 +92,7 @@ export function startCollector(
           eventsInflightBytes: config.eventsInflightBytes,
         }),
         metrics,
+        moreMetrics: () => collectorMetrics.registry.metrics(),
         readiness: {
           checks: { log: () => log.check(), store: () => store.ping() },
           degraded: () => ({ log: log.degraded() }),

@@ -74,7 +74,10 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
     };
     await refreshWatermark();
     const timer = setInterval(() => void refreshWatermark(), WATERMARK_REFRESH_MS);
-    opened.push(async () => clearInterval(timer));
+    opened.push(() => {
+      clearInterval(timer);
+      return Promise.resolve();
+    });
     let shuttingDown = false;
     const handler = createRequestHandler(
       {
@@ -94,9 +97,8 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
         readiness: {
           checks: {
             store: () => store.ping(),
-            watermark: async () => {
-              if (watermarkError !== undefined) throw watermarkError;
-            },
+            watermark: () =>
+              watermarkError === undefined ? Promise.resolve() : Promise.reject(watermarkError),
           },
         },
       },

@@ -13,7 +13,7 @@ export async function followCatalog(
   print: (line: string) => void,
 ): Promise<{ catalog: Catalog; close(): Promise<void> }> {
   const catalog = await Catalog.load(store.catalog);
-  if (store.watchCatalog === undefined) return { catalog, close: async () => undefined };
+  if (store.watchCatalog === undefined) return { catalog, close: () => Promise.resolve() };
   let running: Promise<void> | undefined;
   let again = false;
   const reload = (): void => {

@@ -62,10 +62,9 @@ export function startCollector(
     const followed = await followCatalog(store, print);
     opened.push(() => followed.close());
     const { catalog } = followed;
-    let spill: SpillingAppender | undefined;
-    const collectorMetrics = new CollectorMetrics(() => spill!.state());
+    const collectorMetrics = new CollectorMetrics();
     const log = await openSpillingAppender(config, collectorMetrics, print);
-    spill = log;
+    collectorMetrics.watchSpill(() => log.state());
     opened.push(() => log.close());
     const secret = Buffer.from(config.secret, 'utf8');
     const now = (): number => Date.now();

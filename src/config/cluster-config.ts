@@ -155,7 +155,7 @@ function read<R extends ClusterRole>(
       throw new ConfigError(`unknown environment variable ${name} for adtally ${role}`);
     }
   }
-  return values as SettingValues<(typeof ROLE_SETTINGS)[R]>;
+  return values;
 }
 
 function base(values: SettingValues<typeof COMMON> & { log: string | undefined }): ClusterConfigBase {

@@ -1,4 +1,4 @@
-import type { DedupDecision, DedupKind } from '../aggregate/dedup-index.js';
+import type { DedupDecision } from '../aggregate/dedup-index.js';
 import { assertValidClaims } from './dedup-claim-validation.js';
 import type { ClaimKind, DedupClaim, DedupStore } from './dedup-store.js';
 

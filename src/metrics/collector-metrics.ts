@@ -32,7 +32,8 @@ export class CollectorMetrics implements ProduceObserver {
     registers: [this.registry],
   });
 
-  constructor(spill: () => SpillState) {
+  /** Adds the store-and-forward gauges, read from `spill` at each scrape. */
+  watchSpill(spill: () => SpillState): void {
     new Gauge({
       name: 'adtally_spilling',
       help: '1 while events go to the local spill log (Kafka unavailable), else 0',

@@ -24,8 +24,13 @@ export function startWorker(config: WorkerConfig, print: (line: string) => void)
     const { kafka } = config;
     const store = await openServingStore(config.store, { applicationName: 'adtally-worker' });
     opened.push(() => store.close());
-    const dedup = new DedupLossPolicy(await openDedupStore(config.dedup), print);
+    const dedupStore = await openDedupStore(config.dedup);
+    const dedup = new DedupLossPolicy(dedupStore, print);
     opened.push(() => dedup.close());
+    dedup.noteStart(
+      'createdInstance' in dedupStore && dedupStore.createdInstance === true,
+      (await store.aggregates.listCheckpoints(`${kafka.topic}/`)).length > 0,
+    );
     const aggregationMetrics = new AggregationMetrics();
     const aggregation = new PartitionedAggregation({
       store: store.aggregates,

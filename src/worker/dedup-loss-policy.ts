@@ -39,6 +39,20 @@ export class DedupLossPolicy implements DedupStore {
     }
   }
 
+  /**
+   * At start: a store that had to create its state (no sentinel: a Redis never
+   * used, or one that lost everything while no worker ran) while the serving
+   * store already holds checkpoints for the topic means the state was lost.
+   */
+  noteStart(createdState: boolean, hasCheckpoints: boolean): void {
+    if (!createdState || !hasCheckpoints) return;
+    this.losses++;
+    this.print(
+      'dedup state lost while no worker ran (the serving store has checkpoints, the dedup store had none); ' +
+        'going on: impressions seen before may be counted again within their token lifetime',
+    );
+  }
+
   /** Several partitions meet the loss at once: one acknowledgement serves them all. */
   private acknowledge(err: DedupStateLostError): Promise<void> {
     this.acknowledging ??= (async () => {

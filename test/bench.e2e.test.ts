@@ -125,7 +125,11 @@ describe('adtally bench', () => {
       drains.map((d) => d.perWorker.length),
       [1, 2],
     );
-    for (const d of drains) assert.ok(d.perWorker.every((w) => w.events > 0), 'every worker aggregated');
+    for (const d of drains)
+      assert.ok(
+        d.perWorker.every((w) => w.events > 0),
+        'every worker aggregated',
+      );
     const report = readFileSync(docs, 'utf8');
     assert.match(report, /^# Benchmarks: the distributed mode/);
     assert.match(report, /\| aggregate: pre-filled topic drained by 1 worker \| [\d,]+ events\/s/);

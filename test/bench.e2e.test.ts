@@ -89,6 +89,56 @@ describe('adtally bench', () => {
     assert.equal(readFileSync(again, 'utf8'), report, 'the same report from the saved result');
   });
 
+  it('--mode cluster --quick measures collectors, freshness and worker drains on a local cluster', async () => {
+    const results = join(dir, 'cluster-results');
+    const docs = join(dir, 'docs', 'BENCHMARKS-CLUSTER.md');
+    const run = await runCli([
+      'bench',
+      '--mode',
+      'cluster',
+      '--quick',
+      '--duration',
+      '1s',
+      '--only',
+      'ingest,latency,freshness,aggregate',
+      '--results-dir',
+      results,
+      '--docs',
+      docs,
+    ]);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const files = readdirSync(results);
+    assert.equal(files.length, 1);
+    assert.match(files[0]!, /-cluster-quick\.json$/);
+    const result = JSON.parse(readFileSync(join(results, files[0]!), 'utf8')) as Record<string, unknown>;
+    assert.equal(result.mode, 'cluster');
+    const numbers = ['freshness_p99_ms', 'worker_eps_1', 'worker_eps_per_worker_2', 'click_p99_ms_at_rate'];
+    if (wrkInstallable()) numbers.push('collector_clicks_per_s', 'collector_ratio', 'baseline_rps_wrk');
+    for (const key of numbers) {
+      assert.equal(typeof result[key], 'number', key);
+      assert.ok((result[key] as number) > 0, key);
+    }
+    const drains = (
+      result.scenarios as { aggregate: { runs: { drain: { perWorker: { events: number }[] } }[] } }
+    ).aggregate.runs.map((r) => r.drain);
+    assert.deepEqual(
+      drains.map((d) => d.perWorker.length),
+      [1, 2],
+    );
+    for (const d of drains)
+      assert.ok(
+        d.perWorker.every((w) => w.events > 0),
+        'every worker aggregated',
+      );
+    const report = readFileSync(docs, 'utf8');
+    assert.match(report, /^# Benchmarks: the distributed mode/);
+    assert.match(report, /\| aggregate: pre-filled topic drained by 1 worker \| [\d,]+ events\/s/);
+    const again = join(dir, 'again', 'BENCHMARKS-CLUSTER.md');
+    const rewrite = await runCli(['bench', '--report-from', join(results, files[0]!), '--docs', again]);
+    assert.equal(rewrite.code, 0, rewrite.stderr);
+    assert.equal(readFileSync(again, 'utf8'), report, 'the same report from the saved result');
+  });
+
   it('rejects bad options with exit status 2', async () => {
     for (const [args, reason] of [
       [['--only', 'warp'], /unknown scenario "warp"/],
@@ -96,6 +146,8 @@ describe('adtally bench', () => {
       [['--duration', 'soon'], /--duration/],
       [['--database-url', 'mysql://x'], /--database-url/],
       [['--report-from', '/nonexistent.json'], /cannot read/],
+      [['--mode', 'warp'], /--mode: "warp" is not serve or cluster/],
+      [['--mode', 'cluster', '--only', 'baseline'], /unknown cluster scenario "baseline"/],
     ] as const) {
       const run = await runCli(['bench', ...args]);
       assert.equal(run.code, 2, args.join(' '));

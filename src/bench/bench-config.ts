@@ -6,6 +6,13 @@ import {
   readCommandLine,
   stringSetting,
 } from '../config/settings.js';
+import {
+  CLUSTER_FULL,
+  CLUSTER_QUICK,
+  CLUSTER_SCENARIOS,
+  type ClusterPlan,
+  type ClusterScenarioName,
+} from './cluster-plan.js';
 
 export const SCENARIOS = [
   'baseline',
@@ -94,9 +101,13 @@ const QUICK: BenchPlan = {
 };
 
 export interface BenchOptions {
+  /** `serve` (the single process, SPEC 6) or `cluster` (collectors, workers and api over Kafka). */
+  readonly mode: 'serve' | 'cluster';
   readonly quick: boolean;
   readonly plan: BenchPlan;
   readonly scenarios: readonly ScenarioName[];
+  readonly clusterPlan: ClusterPlan;
+  readonly clusterScenarios: readonly ClusterScenarioName[];
   readonly resultsDir: string;
   /** Where to write the report; undefined writes none (the default of --quick). */
   readonly docsPath: string | undefined;
@@ -106,18 +117,29 @@ export interface BenchOptions {
 }
 
 const SETTINGS = {
+  mode: stringSetting(
+    'mode',
+    '',
+    'serve (default: one adtally serve) or cluster (collectors, workers and api over Kafka)',
+    'MODE',
+  ),
   duration: durationSetting(
     'duration',
     '',
     'length of every timed run (default 10s; --quick 3s; exactness 60s)',
   ),
   runs: positiveIntSetting('runs', '', 'runs per scenario, figures are medians (default 3; --quick 1)'),
-  only: stringSetting('only', '', `comma-separated scenarios to run (${SCENARIOS.join(', ')})`, 'LIST'),
+  only: stringSetting(
+    'only',
+    '',
+    `comma-separated scenarios to run (${SCENARIOS.join(', ')}; cluster: ${CLUSTER_SCENARIOS.join(', ')})`,
+    'LIST',
+  ),
   resultsDir: stringSetting('results-dir', '', 'where the JSON result goes (default bench/results)', 'DIR'),
   docs: stringSetting(
     'docs',
     '',
-    'report to (re)write (default docs/BENCHMARKS.md; none with --quick or --only)',
+    'report to (re)write (default docs/BENCHMARKS.md, cluster docs/BENCHMARKS-CLUSTER.md; none with --quick or --only)',
     'FILE',
   ),
   reportFrom: stringSetting(
@@ -161,10 +183,27 @@ function parseScenarios(raw: string | undefined): ScenarioName[] {
   return SCENARIOS.filter((s) => wanted.has(s));
 }
 
+function parseClusterScenarios(raw: string | undefined): ClusterScenarioName[] {
+  if (raw === undefined) return [...CLUSTER_SCENARIOS];
+  const names = new Set(raw.split(',').map((s) => s.trim()));
+  for (const name of names) {
+    if (!(CLUSTER_SCENARIOS as readonly string[]).includes(name)) {
+      throw new ConfigError(
+        `--only: unknown cluster scenario "${name}" (known: ${CLUSTER_SCENARIOS.join(', ')})`,
+      );
+    }
+  }
+  return CLUSTER_SCENARIOS.filter((s) => names.has(s));
+}
+
 export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help' {
   const { help, values, switches } = readCommandLine(argv, SETTINGS, { switches: Object.keys(SWITCHES) });
   if (help) return 'help';
   const quick = switches.has('quick');
+  const mode = values.mode ?? 'serve';
+  if (mode !== 'serve' && mode !== 'cluster') {
+    throw new ConfigError(`--mode: "${mode}" is not serve or cluster`);
+  }
   const base = quick ? QUICK : FULL;
   const duration = values.duration;
   const plan: BenchPlan = {
@@ -186,13 +225,23 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError(`--database-url: "${databaseUrl}" is not a postgres:// URL`);
   }
+  const cluster = mode === 'cluster';
+  const clusterBase = quick ? CLUSTER_QUICK : CLUSTER_FULL;
+  const clusterPlan: ClusterPlan =
+    duration === undefined
+      ? clusterBase
+      : { ...clusterBase, throughputMs: duration, latencyMs: duration, warmupMs: Math.min(1_000, duration) };
+  // A partial run must not replace the full report.
+  const defaultDocs = cluster ? 'docs/BENCHMARKS-CLUSTER.md' : 'docs/BENCHMARKS.md';
   return {
+    mode,
     quick,
     plan,
-    scenarios: parseScenarios(values.only),
+    scenarios: cluster ? [] : parseScenarios(values.only),
+    clusterPlan,
+    clusterScenarios: cluster ? parseClusterScenarios(values.only) : [],
     resultsDir: values.resultsDir ?? 'bench/results',
-    // A partial run must not replace the full report.
-    docsPath: values.docs ?? (quick || values.only !== undefined ? undefined : 'docs/BENCHMARKS.md'),
+    docsPath: values.docs ?? (quick || values.only !== undefined ? undefined : defaultDocs),
     databaseUrl,
     reportFrom: values.reportFrom,
   };

@@ -6,6 +6,8 @@ import { ConfigError } from '../config/settings.js';
 import type { BenchOptions, ScenarioName } from './bench-config.js';
 import { benchmarksMarkdown, latencyChart } from './bench-report.js';
 import { headline, machineFacts, type BenchResult, type ScenarioRuns } from './bench-result.js';
+import { runClusterBench, type ClusterBenchResult } from './cluster-bench.js';
+import { clusterMarkdown } from './cluster-report.js';
 import {
   directDb,
   freshness,
@@ -49,7 +51,18 @@ async function checkDatabase(databaseUrl: string): Promise<void> {
 export async function runBench(
   options: BenchOptions,
   progress: (line: string) => void,
-): Promise<BenchResult> {
+): Promise<BenchResult | ClusterBenchResult> {
+  if (options.mode === 'cluster') {
+    return runClusterBench(
+      {
+        plan: options.clusterPlan,
+        scenarios: options.clusterScenarios,
+        quick: options.quick,
+        commit: currentCommit(),
+      },
+      progress,
+    );
+  }
   const wants = (name: ScenarioName): boolean => options.scenarios.includes(name);
   if (wants('direct-db')) await checkDatabase(options.databaseUrl);
   const ctx: BenchContext = { plan: options.plan, databaseUrl: options.databaseUrl, progress };
@@ -85,19 +98,28 @@ export async function runBench(
 
 /** Writes the report and its chart from a saved result; returns the report's path. */
 export async function rewriteReport(resultFile: string, docsPath: string): Promise<string> {
-  let result: BenchResult;
+  let result: BenchResult | ClusterBenchResult;
   try {
-    result = JSON.parse(await readFile(resultFile, 'utf8')) as BenchResult;
+    result = JSON.parse(await readFile(resultFile, 'utf8')) as BenchResult | ClusterBenchResult;
   } catch (err) {
     throw new ConfigError(`--report-from: cannot read ${resultFile}: ${(err as Error).message}`);
+  }
+  if ('mode' in result && docsPath === 'docs/BENCHMARKS.md') {
+    throw new ConfigError(
+      `--report-from: ${resultFile} is a cluster result: add --mode cluster (or --docs FILE)`,
+    );
   }
   await writeReport(result, docsPath);
   return docsPath;
 }
 
-async function writeReport(result: BenchResult, docsPath: string): Promise<void> {
+async function writeReport(result: BenchResult | ClusterBenchResult, docsPath: string): Promise<void> {
   const docsDir = dirname(docsPath);
   await mkdir(docsDir, { recursive: true });
+  if ('mode' in result) {
+    await writeFile(docsPath, clusterMarkdown(result));
+    return;
+  }
   const chart = latencyChart(result);
   const chartFile =
     chart === undefined ? undefined : `${basename(docsPath, '.md').toLowerCase()}-latency.svg`;
@@ -108,13 +130,13 @@ async function writeReport(result: BenchResult, docsPath: string): Promise<void>
 
 /** Writes bench/results/<date>-<commit>.json and, when asked, the report with its chart beside it. */
 export async function writeBenchOutputs(
-  result: BenchResult,
+  result: BenchResult | ClusterBenchResult,
   options: BenchOptions,
 ): Promise<{ resultFile: string; docsFile: string | undefined }> {
   await mkdir(options.resultsDir, { recursive: true });
   const resultFile = join(
     options.resultsDir,
-    `${result.date.slice(0, 10)}-${result.commit}${result.quick ? '-quick' : ''}.json`,
+    `${result.date.slice(0, 10)}-${result.commit}${'mode' in result ? '-cluster' : ''}${result.quick ? '-quick' : ''}.json`,
   );
   await writeFile(resultFile, `${JSON.stringify(result, null, 2)}\n`);
   if (options.docsPath === undefined) return { resultFile, docsFile: undefined };

@@ -180,23 +180,32 @@ export async function freshness(ctx: BenchContext): Promise<FreshnessRun[]> {
   return runs;
 }
 
-async function probeFreshness(
+/**
+ * Freshness samples: clicks on `ad` sent to `url`, its aggregates polled at
+ * `apiUrl` (the same server for `serve`; the api process of a cluster).
+ */
+export async function probeFreshness(
   url: string,
   ad: number,
   samples: number,
   budgetMs: number,
+  apiUrl = url,
 ): Promise<LatencyHistogram> {
-  const target = new URL(url);
-  const client = new HttpLoadClient({
-    host: target.hostname,
-    port: Number(target.port),
-    connections: 2,
-    timeoutMs: TIMEOUT_MS,
-  });
+  const clientOf = (at: string): HttpLoadClient => {
+    const target = new URL(at);
+    return new HttpLoadClient({
+      host: target.hostname,
+      port: Number(target.port),
+      connections: 2,
+      timeoutMs: TIMEOUT_MS,
+    });
+  };
+  const client = clientOf(url);
+  const api = apiUrl === url ? client : clientOf(apiUrl);
   const auth = `Authorization: Bearer ${BENCH_ADMIN_TOKEN}\r\n`;
   const clicks = trackingPaths('click', [ad], BENCH_SECRET);
   const counted = async (): Promise<number> => {
-    const res = await client.request('GET', `/api/v1/ads/${ad}/aggregates`, auth);
+    const res = await api.request('GET', `/api/v1/ads/${ad}/aggregates`, auth);
     if (res.status !== 200) throw new Error(`aggregates answered ${res.status}`);
     return (JSON.parse(res.body.toString('utf8')) as { totals: { clicks: number } }).totals.clicks;
   };
@@ -218,6 +227,7 @@ async function probeFreshness(
     }
   } finally {
     client.close();
+    if (api !== client) api.close();
   }
   return histogram;
 }

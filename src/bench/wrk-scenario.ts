@@ -31,7 +31,7 @@ const PATHS_PER_SECOND = 100_000;
 const TIMEOUT_MS = 10_000;
 
 /** The collector's valid clicks so far, from /metrics (the aggregator decides duplicates later). */
-async function validClicks(url: string): Promise<number> {
+export async function validClicks(url: string): Promise<number> {
   const res = await fetch(new URL('/metrics', url));
   if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
   const line = (await res.text())

@@ -24,8 +24,16 @@ void test('the front proxy sends /api/ to the api and the rest round robin to co
   const proxy = await FrontProxy.start({ collectors: [c1.url, c2.url], apis: [api.url] });
   try {
     const names = [];
-    for (let i = 0; i < 4; i++) names.push(await (await fetch(`${proxy.url}/click?i=${i}`)).text());
+    for (let i = 0; i < 4; i++) names.push(await (await fetch(`${proxy.url}/ad?i=${i}`)).text());
     assert.deepEqual(names.sort(), ['c1', 'c1', 'c2', 'c2']);
+    // Every event of one impression goes to one collector.
+    for (let i = 0; i < 8; i++) {
+      const imp = `imp-${i}-abcdefgh`;
+      const click = await (await fetch(`${proxy.url}/click?ad=1&imp=${imp}`)).text();
+      const pixel = await (await fetch(`${proxy.url}/impression?ad=1&imp=${imp}`)).text();
+      const again = await (await fetch(`${proxy.url}/click?ad=1&imp=${imp}`)).text();
+      assert.ok(click === pixel && pixel === again, `${imp}: ${click} ${pixel} ${again}`);
+    }
     assert.equal(await (await fetch(`${proxy.url}/api/v1/ads`)).text(), 'api');
     const posted = await fetch(`${proxy.url}/events`, { method: 'POST', body: 'line' });
     assert.equal(posted.status, 200);

@@ -7,6 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { impHash } from '../domain/partitioning.js';
 
 export interface FrontProxyOptions {
   /** Where the tracking routes go (round robin): the collectors. */
@@ -30,7 +31,16 @@ interface Upstream {
 /**
  * The small load balancer of `npm run cluster` and the cluster tests: the
  * ingress a deployment would put in front (nginx, an ELB). `/api/...` goes to
- * an api process, every other path to a collector, round robin.
+ * an api process, round robin; `/click` and `/impression` to the collector
+ * their impression id hashes to (the next live one when it is down); other
+ * tracking paths round robin.
+ *
+ * Why by impression: "first" is first in log order. While Kafka is away a
+ * collector spills and forwards later; had a repeat of an impression gone to
+ * another collector that was already appending to Kafka again, the repeat
+ * would reach the log first and the original would become its duplicate,
+ * billed in the later minute. With every event of one impression through one
+ * collector, its order in the log is the order of the answers.
  *
  * A request is tried on the next upstream only when the connection was
  * refused, so the upstream never saw it; once sent, a failure is a 502 and
@@ -55,19 +65,22 @@ export class FrontProxy {
     const pools = { collectors: pool(options.collectors), apis: pool(options.apis) };
     const agent = new Agent({ keepAlive: true, maxSockets: options.socketsPerUpstream ?? 64 });
     const turn = { collectors: 0, apis: 0 };
-    const pick = (which: 'collectors' | 'apis', upstreams: Upstream[], tried: Set<Upstream>) => {
+    /** From `start` on, the first upstream not tried yet and not marked down (else any not tried). */
+    const pick = (upstreams: Upstream[], start: number, tried: Set<Upstream>): Upstream | undefined => {
       const now = Date.now();
       for (let i = 0; i < upstreams.length; i++) {
-        const u = upstreams[(turn[which]++ & 0x7fffffff) % upstreams.length]!;
+        const u = upstreams[(start + i) % upstreams.length]!;
         if (!tried.has(u) && u.downUntil <= now) return u;
       }
       return upstreams.find((u) => !tried.has(u));
     };
     const server = createServer((req, res) => {
-      const isApi = (req.url ?? '/').startsWith('/api/');
-      const which = isApi ? 'apis' : 'collectors';
+      const url = req.url ?? '/';
+      const which = url.startsWith('/api/') ? 'apis' : 'collectors';
+      const imp = which === 'collectors' ? impressionOf(url) : undefined;
+      const start = imp === undefined ? turn[which]++ & 0x7fffffff : impHash(imp);
       const tried = new Set<Upstream>();
-      forward(req, res, agent, () => pick(which, pools[which], tried), tried);
+      forward(req, res, agent, () => pick(pools[which], start, tried), tried);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -84,6 +97,13 @@ export class FrontProxy {
     });
     this.agent.destroy();
   }
+}
+
+/** The `imp` of a `/click` or `/impression` request, or undefined. */
+function impressionOf(url: string): string | undefined {
+  if (!url.startsWith('/click?') && !url.startsWith('/impression?')) return undefined;
+  const imp = new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('imp');
+  return imp === null || imp === '' ? undefined : imp;
 }
 
 function forward(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { LocalCluster } from '../src/cluster/local-cluster.js';
 import { parseLoadgenOptions } from '../src/loadgen/loadgen-config.js';
 import { runLoadgen } from '../src/loadgen/loadgen.js';
@@ -10,7 +11,9 @@ import { makeDataDir, removeDir } from './support/adtally-process.js';
  * Store and forward: Kafka stopped for 10 s under load. Collectors spill to
  * their local file logs (still durable before they answer), say so on
  * /readyz, and forward the spilled events in order once the broker is back.
- * Every answered event is counted exactly once.
+ * Every answered event is counted exactly once, in its own minute: the
+ * spilling collectors hold the cluster's watermark back until their events
+ * are forwarded, so none of them arrives late.
  */
 let cluster: LocalCluster;
 const dir = makeDataDir('adtally-cluster-spill-');
@@ -91,4 +94,25 @@ test('with Kafka stopped for 10 s, collectors spill and forward, and every answe
   assert.ok(summary.unknown < summary.answered * 0.02, `${summary.unknown} of ${summary.answered} unknown`);
   const after = await readyz(cluster.collectors[0]!.url);
   assert.equal(after.body.status, 'ready', JSON.stringify(after.body));
+  // Every spilled event was forwarded, and no collector still holds the watermark back.
+  const forwarded = await Promise.all(
+    cluster.collectors.map(async (c) => {
+      const text = await (await fetch(`${c.url}/metrics`)).text();
+      const value = (name: string): number =>
+        Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+      return { spilled: value('adtally_spilled_events'), forwarded: value('adtally_forwarded_events') };
+    }),
+  );
+  assert.ok(
+    forwarded.some((f) => f.spilled > 0),
+    JSON.stringify(forwarded),
+  );
+  for (const f of forwarded) assert.equal(f.forwarded, f.spilled, JSON.stringify(forwarded));
+  const db = new pg.Client({ connectionString: cluster.urls.store });
+  await db.connect();
+  try {
+    assert.equal((await db.query('SELECT count(*)::int AS n FROM spill_holds')).rows[0].n, 0);
+  } finally {
+    await db.end();
+  }
 });

@@ -50,6 +50,8 @@ void test('a commit that fails mid-stream is retried from the last commit: every
       loadDedup: (h, read) => store.loadDedup(h, read),
       claimOwnership: (c) => store.claimOwnership(c),
       listCheckpoints: (p) => store.listCheckpoints(p),
+      setSpillHold: (c, s) => store.setSpillHold(c, s),
+      spillHold: () => store.spillHold(),
       series: (...a) => store.series(...a),
       top: (...a) => store.top(...a),
       replaceCounts: (rows) => store.replaceCounts(rows),

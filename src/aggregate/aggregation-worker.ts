@@ -31,6 +31,11 @@ export interface AggregationWorkerOptions {
   readonly epoch?: number;
   /** Told once when the worker stopped because a commit was fenced. */
   readonly onFenced?: (err: FencedCommitError) => void;
+  /**
+   * The event time the watermark must not pass now (events on their way from
+   * a collector's spill log), asked before each batch; undefined for none.
+   */
+  readonly watermarkHold?: () => number | undefined;
   readonly metrics: AggregationMetrics;
   /** Name of this consumer's checkpoint row. */
   readonly consumer: string;
@@ -215,6 +220,8 @@ export class AggregationWorker {
     while (this.running) {
       if (this.commitError !== undefined) throw this.commitError;
       const batch = await log.read(this.offset, READ_BYTES);
+      if (this.options.watermarkHold !== undefined)
+        this.aggregator.watermark.hold(this.options.watermarkHold());
       if (claimed === undefined) {
         for (const record of batch.records) {
           const event = this.decode(record.payload);

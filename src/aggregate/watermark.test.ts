@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import { minuteOf } from './minute.js';
 import { Watermark } from './watermark.js';
 
@@ -71,4 +71,20 @@ describe('Watermark', () => {
     assert.throws(() => new Watermark({ allowedLatenessMs: NaN }), RangeError);
     assert.throws(() => new Watermark({ allowedLatenessMs: 0, maxEventTime: Infinity }), RangeError);
   });
+});
+
+test('a hold keeps the watermark, lateness and finality behind events still on their way', () => {
+  const w = new Watermark({ allowedLatenessMs: 5_000 });
+  const minute0End = 60_000;
+  w.observe(minute0End + 30_000);
+  assert.equal(w.isFinal(0), true);
+  // A collector still holds spilled events from 20 s into minute 0.
+  w.hold(20_000);
+  assert.equal(w.value(), 15_000);
+  assert.equal(w.isFinal(0), false);
+  assert.equal(w.isLate(20_000), false);
+  assert.equal(w.isLate(14_000), true);
+  assert.equal(w.maxEventTime(), minute0End + 30_000, 'the persisted maximum is untouched');
+  w.hold(undefined);
+  assert.equal(w.isFinal(0), true);
 });

@@ -16,6 +16,8 @@ export interface WatermarkOptions {
 export class Watermark {
   readonly allowedLatenessMs: number;
   #max: number;
+  /** Event time the watermark must not pass, plus the lateness (see `hold`); Infinity when none. */
+  #holdMax = Infinity;
 
   constructor(options: WatermarkOptions) {
     const { allowedLatenessMs, maxEventTime } = options;
@@ -35,6 +37,21 @@ export class Watermark {
     if (eventTimeMs > this.#max) this.#max = eventTimeMs;
   }
 
+  /**
+   * Keeps the watermark from passing `sinceMs - allowedLateness` while events
+   * with times from `sinceMs` on are known to be on their way (a collector's
+   * spill log, not forwarded yet): so they are not late when they arrive.
+   * Not persisted: the holder tells it again. Undefined lifts the hold.
+   */
+  hold(sinceMs: number | undefined): void {
+    this.#holdMax = sinceMs ?? Infinity;
+  }
+
+  /** The largest event time the watermark is made of now: the largest seen, or the hold when lower. */
+  #effectiveMax(): number {
+    return this.#max < this.#holdMax ? this.#max : this.#holdMax;
+  }
+
   /** The largest event time observed (or restored), undefined before any. */
   maxEventTime(): number | undefined {
     return this.#max === -Infinity ? undefined : this.#max;
@@ -42,12 +59,12 @@ export class Watermark {
 
   /** The watermark (ms), undefined before any event. */
   value(): number | undefined {
-    return this.#max === -Infinity ? undefined : this.#max - this.allowedLatenessMs;
+    return this.#max === -Infinity ? undefined : this.#effectiveMax() - this.allowedLatenessMs;
   }
 
   /** True when an event with this time is behind the watermark. Ask before observing the event. */
   isLate(eventTimeMs: number): boolean {
-    return eventTimeMs < this.#max - this.allowedLatenessMs;
+    return eventTimeMs < this.#effectiveMax() - this.allowedLatenessMs;
   }
 
   /**
@@ -57,6 +74,6 @@ export class Watermark {
    * unless late data or reconciliation", not immutable.
    */
   isFinal(minute: number): boolean {
-    return this.#max - this.allowedLatenessMs >= minuteStartMs(minute) + MINUTE_MS;
+    return this.#effectiveMax() - this.allowedLatenessMs >= minuteStartMs(minute) + MINUTE_MS;
   }
 }

@@ -65,8 +65,17 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
     let watermarkError: Error | undefined;
     const refreshWatermark = async (): Promise<void> => {
       try {
-        const rows = await store.aggregates.listCheckpoints(`${kafka.topic}/`);
-        watermark = watermarkOverPartitions(rows, Date.now(), config.allowedLatenessMs);
+        const [rows, hold] = await Promise.all([
+          store.aggregates.listCheckpoints(`${kafka.topic}/`),
+          store.aggregates.spillHold(),
+        ]);
+        const overPartitions = watermarkOverPartitions(rows, Date.now(), config.allowedLatenessMs);
+        // Events a collector still holds in its spill log must not land in minutes shown final.
+        const held = hold === undefined ? undefined : hold.sinceMs - config.allowedLatenessMs;
+        watermark =
+          overPartitions === undefined || held === undefined
+            ? overPartitions
+            : Math.min(overPartitions, held);
         watermarkError = undefined;
       } catch (err) {
         watermarkError = err as Error;

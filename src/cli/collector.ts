@@ -9,6 +9,7 @@ import { SpillingAppender } from '../log/spill/spilling-appender.js';
 import type { ProduceObserver } from '../log/kafka/kafka-event-appender.js';
 import { CollectorMetrics } from '../metrics/collector-metrics.js';
 import { Metrics } from '../metrics/metrics.js';
+import type { AggregateStore } from '../store/aggregate-store.js';
 import { openServingStore } from '../store/open-store.js';
 import { createRequestHandler } from '../web/server.js';
 import { createTrackingRoutes } from '../web/tracking-routes.js';
@@ -22,6 +23,7 @@ import { openInOrder, type RunningProcess } from './running-process.js';
  */
 async function openSpillingAppender(
   config: CollectorConfig,
+  holds: AggregateStore,
   produceObserver: ProduceObserver,
   print: (line: string) => void,
 ): Promise<SpillingAppender> {
@@ -31,12 +33,13 @@ async function openSpillingAppender(
   try {
     const position = await ForwardPosition.open(spillDir);
     const primary = await openEventAppender(config.log, { produceObserver });
-    return SpillingAppender.open({
+    return await SpillingAppender.open({
       primary,
       spill,
       position,
       origin,
       deadlineMs: config.produceDeadlineMs,
+      hold: (sinceMs) => holds.setSpillHold(origin, sinceMs),
       log: print,
     });
   } catch (err) {
@@ -63,7 +66,7 @@ export function startCollector(
     opened.push(() => followed.close());
     const { catalog } = followed;
     const collectorMetrics = new CollectorMetrics();
-    const log = await openSpillingAppender(config, collectorMetrics, print);
+    const log = await openSpillingAppender(config, store.aggregates, collectorMetrics, print);
     collectorMetrics.watchSpill(() => log.state());
     opened.push(() => log.close());
     const secret = Buffer.from(config.secret, 'utf8');

@@ -33,6 +33,16 @@ describe('cluster command configuration', () => {
     );
   });
 
+  it('a collector refuses a produce deadline too close to the allowed lateness', () => {
+    throwsConfig(
+      () =>
+        parseCollectorConfig(['--log', LOG, '--store', STORE, '--produce-deadline', '4500ms'], {
+          ADTALLY_SECRET: SECRET,
+        }),
+      /--produce-deadline \(4500 ms\) must be at least 1s under --allowed-lateness \(5000 ms\)/,
+    );
+  });
+
   it('a worker needs the dedup store; its group and session timeout have defaults', () => {
     const config = parseWorkerConfig(
       ['--log', LOG, '--store', STORE, '--dedup', 'redis://127.0.0.1:6379'],

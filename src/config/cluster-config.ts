@@ -179,13 +179,21 @@ export function parseCollectorConfig(
   const values = read('collector', argv, env);
   if (values === 'help') return 'help';
   const common = base(values);
+  const produceDeadlineMs = values.produceDeadline ?? 2_000;
+  // A spilled event is this old when the watermark is held for it; the hold must reach the workers in time.
+  if (produceDeadlineMs + 1_000 > common.allowedLatenessMs) {
+    throw new ConfigError(
+      `--produce-deadline (${produceDeadlineMs} ms) must be at least 1s under --allowed-lateness (${common.allowedLatenessMs} ms), ` +
+        'or events spilled while Kafka is away could arrive late',
+    );
+  }
   return {
     ...common,
     publicUrl: values.publicUrl,
     eventsInflightBytes: values.eventsInflightBytes ?? DEFAULT_EVENTS_INFLIGHT_BYTES,
     secret: requiredSecret(env, 'ADTALLY_SECRET'),
     clickTtlMs: values.clickTtl ?? DAY_MS,
-    produceDeadlineMs: values.produceDeadline ?? 2_000,
+    produceDeadlineMs,
     spillLog: `file:${join(common.dataDir, 'spill')}`,
   };
 }

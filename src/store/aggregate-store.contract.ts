@@ -236,6 +236,20 @@ export function aggregateStoreContract(adapter: string, open: () => Promise<Aggr
       assert.equal((await store.listCheckpoints('')).length, 4);
     });
 
+    it('keeps the earliest spill hold of any collector until each one clears its own', async () => {
+      const store = await fresh();
+      assert.equal(await store.spillHold(), undefined);
+      await store.setSpillHold('collector-a', 5_000);
+      await store.setSpillHold('collector-b', 3_000);
+      assert.deepEqual(await store.spillHold(), { collector: 'collector-b', sinceMs: 3_000 });
+      await store.setSpillHold('collector-b', 7_000);
+      assert.deepEqual(await store.spillHold(), { collector: 'collector-a', sinceMs: 5_000 });
+      await store.setSpillHold('collector-a', undefined);
+      assert.deepEqual(await store.spillHold(), { collector: 'collector-b', sinceMs: 7_000 });
+      await store.setSpillHold('collector-b', undefined);
+      assert.equal(await store.spillHold(), undefined);
+    });
+
     it('bumps the owner epoch at every claim, per consumer', async () => {
       const store = await fresh();
       assert.equal(await store.claimOwnership('events/0'), 1);

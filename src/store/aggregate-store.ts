@@ -52,6 +52,12 @@ export class FencedCommitError extends Error {
   }
 }
 
+/** The oldest events some collector still holds in its spill log. */
+export interface SpillHold {
+  readonly collector: string;
+  readonly sinceMs: number;
+}
+
 /** A consumer's checkpoint as the query side sees it, for the watermark over partitions. */
 export interface CheckpointRow {
   readonly consumer: string;
@@ -116,6 +122,15 @@ export interface AggregateStore extends AggregateQueries {
   claimOwnership(consumer: string): Promise<number>;
   /** Checkpoints of every consumer whose name starts with `prefix` (the partitions of one topic). */
   listCheckpoints(prefix: string): Promise<CheckpointRow[]>;
+  /**
+   * A collector holding events in its spill log that are not in the event log
+   * yet says so: `sinceMs` is no later than the event time of any of them
+   * (undefined: it holds none). The watermark must not pass it, or those
+   * events would be late when they are forwarded (log/spill/).
+   */
+  setSpillHold(collector: string, sinceMs: number | undefined): Promise<void>;
+  /** The earliest spill hold of any collector, or undefined when none holds events back. */
+  spillHold(): Promise<SpillHold | undefined>;
   /**
    * Dedup entries not expired at `horizonMs`, to rebuild the in-memory index.
    * Entries stored without their ad (an older release) get it first, from

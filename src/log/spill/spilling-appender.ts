@@ -32,6 +32,12 @@ export interface SpillingAppenderOptions {
   readonly deadlineMs: number;
   /** Pause between forwarding attempts while Kafka is away. */
   readonly retryMs?: number;
+  /**
+   * Tells the cluster that events from `sinceMs` on are held in the spill log
+   * (AggregateStore.setSpillHold), undefined once all are forwarded: the
+   * watermark waits for them, so forwarded events are not late.
+   */
+  readonly hold?: (sinceMs: number | undefined) => Promise<void>;
   readonly log?: (line: string) => void;
 }
 
@@ -63,16 +69,28 @@ export class SpillingAppender implements EventAppender {
   private forwarded = 0;
   private forwarding: Promise<void> | undefined;
   private closed = false;
+  /** Settles once the hold of the current spill was written (or failed: logged); spilled appends wait for it. */
+  private holdWritten: Promise<void> = Promise.resolve();
 
   private constructor(private readonly options: SpillingAppenderOptions) {
     this.partitions = options.primary.partitions;
   }
 
-  /** Starts in spilling mode when the spill log holds records not yet forwarded (a crash while spilling). */
-  static open(options: SpillingAppenderOptions): SpillingAppender {
+  /**
+   * Starts in spilling mode when the spill log holds records not yet forwarded
+   * (a crash while spilling), holding the watermark at the oldest of them.
+   */
+  static async open(options: SpillingAppenderOptions): Promise<SpillingAppender> {
     const appender = new SpillingAppender(options);
-    if (options.position.get() < options.spill.durableEnd())
-      appender.startSpilling('records left from before');
+    const { position, spill } = options;
+    if (position.get() < spill.durableEnd()) {
+      const { records } = await spill.read(Math.max(position.get(), spill.startOffset()), 64 * 1024);
+      const first = records[0] === undefined ? undefined : eventTimeOf(records[0].payload);
+      appender.startSpilling(
+        'records left from before',
+        first === undefined ? undefined : first - HOLD_MARGIN_MS,
+      );
+    }
     return appender;
   }
 
@@ -110,7 +128,7 @@ export class SpillingAppender implements EventAppender {
   private async appendToSpill(payload: Buffer): Promise<LogPosition> {
     this.spillingNow++;
     try {
-      const offset = await this.options.spill.append(payload);
+      const [offset] = await Promise.all([this.options.spill.append(payload), this.holdWritten]);
       this.spilled++;
       return { partition: SPILL_PARTITION, offset };
     } finally {
@@ -118,10 +136,15 @@ export class SpillingAppender implements EventAppender {
     }
   }
 
-  private startSpilling(reason: string): void {
+  private startSpilling(reason: string, sinceMs?: number): void {
     if (this.mode === 'spilling') return;
     this.mode = 'spilling';
     this.print(`spilling events to the local log: ${reason}`);
+    // Every event spilled from now on was received after this (it waited at most the deadline).
+    const since = sinceMs ?? Date.now() - this.options.deadlineMs - HOLD_MARGIN_MS;
+    this.holdWritten = (this.options.hold?.(since) ?? Promise.resolve()).catch((err: unknown) => {
+      this.print(`could not tell the cluster to hold its watermark: ${(err as Error).message}`);
+    });
     this.forwarding ??= this.forwardUntilDrained().finally(() => (this.forwarding = undefined));
   }
 
@@ -135,7 +158,14 @@ export class SpillingAppender implements EventAppender {
         const from = Math.max(position.get(), spill.startOffset());
         if (from >= spill.durableEnd()) {
           if (this.spillingNow === 0) {
-            // Nothing spilled is left unforwarded and no spill append is under way: back to direct.
+            // Nothing spilled is left unforwarded and no spill append is under way: the hold is
+            // lifted (a failure retries, still spilling), then back to direct.
+            await this.options.hold?.(undefined);
+            if (this.spillingNow > 0 || position.get() < spill.durableEnd()) {
+              // Spilled meanwhile: held again from those events on.
+              await this.options.hold?.(Date.now() - this.options.deadlineMs - HOLD_MARGIN_MS);
+              continue;
+            }
             this.mode = 'direct';
             this.print(`all spilled events forwarded (${this.forwarded} so far); appending to Kafka again`);
             await this.trimSpill();
@@ -207,6 +237,19 @@ function keyOf(payload: Buffer): PartitionKey {
     return { ad: event.ad, imp: event.imp };
   } catch {
     return { ad: 0, imp: '' };
+  }
+}
+
+/** Slack for clocks of collectors and the time an event spent before its append. */
+const HOLD_MARGIN_MS = 1_000;
+
+/** The earlier of a spilled record's event time and receive time, or undefined when it does not decode. */
+function eventTimeOf(payload: Buffer): number | undefined {
+  try {
+    const event = decodeEvent(payload);
+    return Math.min(event.eventTime, event.receivedAt);
+  } catch {
+    return undefined;
   }
 }
 

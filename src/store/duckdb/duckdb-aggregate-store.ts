@@ -23,6 +23,7 @@ import {
   type AggregateStore,
   type AggregationCommit,
   type CheckpointRow,
+  type SpillHold,
   type ConsumerCheckpoint,
   type MinuteDelta,
   type ReadEventAt,
@@ -98,6 +99,10 @@ ALTER TABLE consumer_checkpoints ADD COLUMN IF NOT EXISTS committed_at DOUBLE;
 CREATE TABLE IF NOT EXISTS consumer_owners (
   consumer VARCHAR PRIMARY KEY,
   epoch BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS spill_holds (
+  collector VARCHAR PRIMARY KEY,
+  since_ms DOUBLE NOT NULL
 );
 `;
 
@@ -226,6 +231,25 @@ export class DuckDbAggregateStore implements AggregateStore {
       checkpoint: { offset: Number(r.log_offset), maxEventTime: r.max_event_time ?? undefined },
       committedAt: r.committed_at ?? 0,
     }));
+  }
+
+  async setSpillHold(collector: string, sinceMs: number | undefined): Promise<void> {
+    if (sinceMs === undefined) {
+      await this.db.run('DELETE FROM spill_holds WHERE collector = $1', [collector]);
+      return;
+    }
+    await this.db.run(
+      `INSERT INTO spill_holds VALUES ($1, $2)
+       ON CONFLICT (collector) DO UPDATE SET since_ms = excluded.since_ms`,
+      [collector, sinceMs],
+    );
+  }
+
+  async spillHold(): Promise<SpillHold | undefined> {
+    const [row] = await this.reads.all<{ collector: string; since_ms: number }>(
+      'SELECT collector, since_ms FROM spill_holds ORDER BY since_ms LIMIT 1',
+    );
+    return row === undefined ? undefined : { collector: row.collector, sinceMs: row.since_ms };
   }
 
   async loadDedup(horizonMs: number, readEventAt: ReadEventAt): Promise<DedupEntry[]> {

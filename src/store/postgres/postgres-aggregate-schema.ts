@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS consumer_owners (
   consumer text PRIMARY KEY,
   epoch bigint NOT NULL
 );
+CREATE TABLE IF NOT EXISTS spill_holds (
+  collector text PRIMARY KEY,
+  since_ms double precision NOT NULL
+);
 `;
 
 /**

@@ -5,6 +5,7 @@ import {
   type AggregateStore,
   type AggregationCommit,
   type CheckpointRow,
+  type SpillHold,
   type ConsumerCheckpoint,
   type MinuteDelta,
   type SeriesRow,
@@ -203,6 +204,25 @@ export class PostgresAggregateStore implements AggregateStore {
       checkpoint: { offset: r.log_offset, maxEventTime: r.max_event_time ?? undefined },
       committedAt: r.committed_at,
     }));
+  }
+
+  async setSpillHold(collector: string, sinceMs: number | undefined): Promise<void> {
+    if (sinceMs === undefined) {
+      await this.db.query('DELETE FROM spill_holds WHERE collector = $1', [collector]);
+      return;
+    }
+    await this.db.query(
+      `INSERT INTO spill_holds VALUES ($1, $2)
+       ON CONFLICT (collector) DO UPDATE SET since_ms = excluded.since_ms`,
+      [collector, sinceMs],
+    );
+  }
+
+  async spillHold(): Promise<SpillHold | undefined> {
+    const [row] = await this.db.query<{ collector: string; since_ms: number }>(
+      'SELECT collector, since_ms FROM spill_holds ORDER BY since_ms LIMIT 1',
+    );
+    return row === undefined ? undefined : { collector: row.collector, sinceMs: row.since_ms };
   }
 
   /** No release of this store ever wrote entries without their ad: nothing to migrate, `readEventAt` unused. */

@@ -111,7 +111,7 @@ test('with Kafka stopped for 10 s, collectors spill and forward, and every answe
   const db = new pg.Client({ connectionString: cluster.urls.store });
   await db.connect();
   try {
-    assert.equal((await db.query('SELECT count(*)::int AS n FROM spill_holds')).rows[0].n, 0);
+    assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM spill_holds')).rows[0]?.n, 0);
   } finally {
     await db.end();
   }

@@ -1,29 +1,17 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LocalCluster } from '../src/cluster/local-cluster.js';
-import { adminApi, CHROME_UA, makeDataDir, removeDir, tokenQuery } from './support/adtally-process.js';
+import { adminApi, CHROME_UA, tokenQuery } from './support/adtally-process.js';
 import { testKafkaBootstrap } from './support/kafka-env.js';
+import { clusterPerFile } from './support/test-cluster.js';
 
 /** The api and the collectors of a cluster agreeing with each other: catalog changes and read-your-acks. */
-let cluster: LocalCluster;
-const dir = makeDataDir('adtally-cluster-api-');
-
-before(async () => {
-  cluster = await LocalCluster.start({
-    dir,
-    collectors: 2,
-    workers: 1,
-    partitions: 3,
-    kafka: testKafkaBootstrap(),
-  });
-});
-
-after(async () => {
-  await cluster?.stop();
-  await cluster?.dropDatabase();
-  removeDir(dir);
+const handle = clusterPerFile('api', {
+  collectors: 2,
+  workers: 1,
+  partitions: 3,
+  kafka: testKafkaBootstrap(),
 });
 
 function get(url: string): Promise<{ status: number; location: string | undefined; body: string }> {
@@ -49,6 +37,7 @@ async function within(ms: number, what: string, check: () => Promise<boolean>): 
 }
 
 test('catalog changes made through the api reach every collector within a second', async (t) => {
+  const cluster = handle.get();
   const api = adminApi(cluster.api!.url, cluster.adminToken);
   const { adIds, campaignId } = await api.seed(1, 'Notify');
   const ad = adIds[0]!;
@@ -75,6 +64,7 @@ test('catalog changes made through the api reach every collector within a second
 });
 
 test('consistent=true on the api includes every click a collector acknowledged before the query', async () => {
+  const cluster = handle.get();
   const api = adminApi(cluster.api!.url, cluster.adminToken);
   const { adIds } = await api.seed(1, 'Acks');
   const ad = adIds[0]!;

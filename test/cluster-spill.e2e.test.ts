@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { LocalCluster } from '../src/cluster/local-cluster.js';
-import { parseLoadgenOptions } from '../src/loadgen/loadgen-config.js';
-import { runLoadgen } from '../src/loadgen/loadgen.js';
-import { makeDataDir, removeDir } from './support/adtally-process.js';
+import { clusterPerFile, loadgenAgainst, summaryLine } from './support/test-cluster.js';
 
 /**
  * Store and forward: Kafka stopped for 10 s under load. Collectors spill to
@@ -15,23 +12,11 @@ import { makeDataDir, removeDir } from './support/adtally-process.js';
  * spilling collectors hold the cluster's watermark back until their events
  * are forwarded, so none of them arrives late.
  */
-let cluster: LocalCluster;
-const dir = makeDataDir('adtally-cluster-spill-');
-
-before(async () => {
-  cluster = await LocalCluster.start({
-    dir,
-    collectors: 2,
-    workers: 2,
-    partitions: 4,
-    args: { collector: ['--produce-deadline', '1s'] },
-  });
-});
-
-after(async () => {
-  await cluster?.stop();
-  await cluster?.dropDatabase();
-  removeDir(dir);
+const cluster = clusterPerFile('spill', {
+  collectors: 2,
+  workers: 2,
+  partitions: 4,
+  args: { collector: ['--produce-deadline', '1s'] },
 });
 
 async function readyz(url: string): Promise<{ status: number; body: { status: string; degraded?: object } }> {
@@ -40,47 +25,21 @@ async function readyz(url: string): Promise<{ status: number; body: { status: st
 }
 
 test('with Kafka stopped for 10 s, collectors spill and forward, and every answered event counts once', async (t) => {
-  const options = parseLoadgenOptions(
-    [
-      '--target',
-      cluster.url,
-      '--admin-token',
-      cluster.adminToken,
-      '--secret',
-      cluster.secret,
-      '--rate',
-      '300',
-      '--duration',
-      '40s',
-      '--ads',
-      '20',
-      '--dup-rate',
-      '0.05',
-      '--bot-rate',
-      '0.02',
-      '--catalog-wait',
-      '2s',
-      '--settle-timeout',
-      '120s',
-      '--tolerate-unknown-fate',
-      '--quiet',
-    ],
-    {},
-  );
-  if (options === 'help') throw new Error('unreachable');
-  const run = runLoadgen(options, () => undefined);
+  const c = cluster.get();
+  const run = loadgenAgainst(c, [
+    ...['--rate', '300', '--duration', '40s', '--ads', '20', '--dup-rate', '0.05', '--bot-rate', '0.02'],
+    '--tolerate-unknown-fate',
+  ]);
   await sleep(8_000);
-  await cluster.kafka!.stop();
+  await c.kafka!.stop();
   await sleep(4_000);
   // Degraded, still serving: a load balancer keeps sending it traffic.
-  const during = await readyz(cluster.collectors[0]!.url);
+  const during = await readyz(c.collectors[0]!.url);
   await sleep(6_000);
-  await cluster.kafka!.start();
+  await c.kafka!.start();
   const summary = await run;
-  t.diagnostic(
-    `answered ${summary.answered}, unknown fate ${summary.unknown}, p99 ${summary.latencyMs.p99.toFixed(0)} ms, exact ${summary.exact}`,
-  );
-  const logs = cluster.collectors.map((c) => c.log).join('\n');
+  t.diagnostic(summaryLine(summary));
+  const logs = c.collectors.map((p) => p.log).join('\n');
   assert.equal(
     summary.exact,
     true,
@@ -92,12 +51,12 @@ test('with Kafka stopped for 10 s, collectors spill and forward, and every answe
   assert.match(logs, /all spilled events forwarded/);
   // Only requests caught in the produce request under way when the broker went can be of unknown fate.
   assert.ok(summary.unknown < summary.answered * 0.02, `${summary.unknown} of ${summary.answered} unknown`);
-  const after = await readyz(cluster.collectors[0]!.url);
+  const after = await readyz(c.collectors[0]!.url);
   assert.equal(after.body.status, 'ready', JSON.stringify(after.body));
   // Every spilled event was forwarded, and no collector still holds the watermark back.
   const forwarded = await Promise.all(
-    cluster.collectors.map(async (c) => {
-      const text = await (await fetch(`${c.url}/metrics`)).text();
+    c.collectors.map(async (p) => {
+      const text = await (await fetch(`${p.url}/metrics`)).text();
       const value = (name: string): number =>
         Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
       return { spilled: value('adtally_spilled_events'), forwarded: value('adtally_forwarded_events') };
@@ -108,7 +67,7 @@ test('with Kafka stopped for 10 s, collectors spill and forward, and every answe
     JSON.stringify(forwarded),
   );
   for (const f of forwarded) assert.equal(f.forwarded, f.spilled, JSON.stringify(forwarded));
-  const db = new pg.Client({ connectionString: cluster.urls.store });
+  const db = new pg.Client({ connectionString: c.urls.store });
   await db.connect();
   try {
     assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM spill_holds')).rows[0]?.n, 0);

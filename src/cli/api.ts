@@ -2,12 +2,12 @@ import { watermarkOverPartitions } from '../aggregate/partition-watermark.js';
 import type { ApiConfig } from '../config/cluster-config.js';
 import { TopicEndOffsets } from '../log/kafka/kafka-end-offsets.js';
 import { Metrics } from '../metrics/metrics.js';
-import type { AggregateStore } from '../store/aggregate-store.js';
 import { openServingStore } from '../store/open-store.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
 import { createQueryRoutes } from '../web/query-routes.js';
 import { createRequestHandler } from '../web/server.js';
 import { followCatalog } from './catalog-follower.js';
+import { committedPast } from './committed-past.js';
 import { listen } from './listen.js';
 import { openInOrder, type RunningProcess } from './running-process.js';
 
@@ -16,33 +16,6 @@ const WATERMARK_REFRESH_MS = 200;
 
 /** How long a `consistent=true` query waits for the workers to commit past what it must include. */
 const CONSISTENT_WAIT_MS = 1_000;
-
-/**
- * Read-your-acks in a cluster (SPEC 3.3 `consistent=true`): every event a
- * collector had acknowledged when the query arrived is below the partitions'
- * end offsets now, so the answer may be given once every partition's
- * checkpoint reached its end offset. False after CONSISTENT_WAIT_MS (503).
- * An event a collector spilled while Kafka was away is included once it was
- * forwarded.
- */
-async function committedPast(
-  endOffsets: TopicEndOffsets,
-  store: AggregateStore,
-  topic: string,
-): Promise<boolean> {
-  const deadline = Date.now() + CONSISTENT_WAIT_MS;
-  const ends = await endOffsets.ends();
-  for (;;) {
-    const committed = new Map(
-      (await store.listCheckpoints(`${topic}/`)).map((row) => [row.consumer, row.checkpoint.offset]),
-    );
-    if (ends.every((end, partition) => end === 0 || (committed.get(`${topic}/${partition}`) ?? 0) >= end)) {
-      return true;
-    }
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /**
  * `adtally api`: the catalog and the query API of SPEC 3.2-3.3 over the
@@ -96,7 +69,10 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
             catalog,
             store: store.aggregates,
             watermark: () => watermark,
-            awaitAcknowledged: () => committedPast(endOffsets, store.aggregates, kafka.topic),
+            // Every event a collector acknowledged before the query is below the ends read now; an
+            // event spilled while Kafka was away counts once forwarded.
+            awaitAcknowledged: () =>
+              committedPast(endOffsets, store.aggregates, kafka.topic, CONSISTENT_WAIT_MS),
             now: () => Date.now(),
           }),
           catalog,

@@ -7,6 +7,7 @@ import { collectorIdentity } from '../log/spill/collector-identity.js';
 import { ForwardPosition } from '../log/spill/forward-position.js';
 import { SpillingAppender } from '../log/spill/spilling-appender.js';
 import type { ProduceObserver } from '../log/kafka/kafka-event-appender.js';
+import { TopicEndOffsets } from '../log/kafka/kafka-end-offsets.js';
 import { CollectorMetrics } from '../metrics/collector-metrics.js';
 import { Metrics } from '../metrics/metrics.js';
 import type { AggregateStore } from '../store/aggregate-store.js';
@@ -14,6 +15,7 @@ import { openServingStore } from '../store/open-store.js';
 import { createRequestHandler } from '../web/server.js';
 import { createTrackingRoutes } from '../web/tracking-routes.js';
 import { followCatalog } from './catalog-follower.js';
+import { committedPast } from './committed-past.js';
 import { listen } from './listen.js';
 import { openInOrder, type RunningProcess } from './running-process.js';
 
@@ -24,6 +26,7 @@ import { openInOrder, type RunningProcess } from './running-process.js';
 async function openSpillingAppender(
   config: CollectorConfig,
   holds: AggregateStore,
+  endOffsets: TopicEndOffsets,
   produceObserver: ProduceObserver,
   print: (line: string) => void,
 ): Promise<SpillingAppender> {
@@ -40,6 +43,11 @@ async function openSpillingAppender(
       origin,
       deadlineMs: config.produceDeadlineMs,
       hold: (sinceMs) => holds.setSpillHold(origin, sinceMs),
+      committedAll: async () => {
+        if (!(await committedPast(endOffsets, holds, config.kafka.topic, 5_000))) {
+          throw new Error('the workers have not committed the forwarded events yet');
+        }
+      },
       log: print,
     });
   } catch (err) {
@@ -66,7 +74,9 @@ export function startCollector(
     opened.push(() => followed.close());
     const { catalog } = followed;
     const collectorMetrics = new CollectorMetrics();
-    const log = await openSpillingAppender(config, store.aggregates, collectorMetrics, print);
+    const endOffsets = TopicEndOffsets.open(config.kafka.bootstrap, config.kafka.topic);
+    opened.push(() => endOffsets.close());
+    const log = await openSpillingAppender(config, store.aggregates, endOffsets, collectorMetrics, print);
     collectorMetrics.watchSpill(() => log.state());
     opened.push(() => log.close());
     const secret = Buffer.from(config.secret, 'utf8');

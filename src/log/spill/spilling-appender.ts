@@ -38,6 +38,13 @@ export interface SpillingAppenderOptions {
    * watermark waits for them, so forwarded events are not late.
    */
   readonly hold?: (sinceMs: number | undefined) => Promise<void>;
+  /**
+   * Resolves once the workers have committed everything Kafka holds now, so
+   * every forwarded event is counted: only then is the hold lifted (else a
+   * query could see the watermark pass minutes whose forwarded events are
+   * still being aggregated). Absent: lifted as soon as all is forwarded.
+   */
+  readonly committedAll?: () => Promise<void>;
   readonly log?: (line: string) => void;
 }
 
@@ -71,6 +78,10 @@ export class SpillingAppender implements EventAppender {
   private closed = false;
   /** Settles once the hold of the current spill was written (or failed: logged); spilled appends wait for it. */
   private holdWritten: Promise<void> = Promise.resolve();
+  /** The hold written and not lifted yet: a new spill never moves it later. */
+  private heldSince: number | undefined;
+  /** Lifting the hold once the forwarded events are committed; runs beside a new forwarder. */
+  private lifting: Promise<void> | undefined;
 
   private constructor(private readonly options: SpillingAppenderOptions) {
     this.partitions = options.primary.partitions;
@@ -90,6 +101,10 @@ export class SpillingAppender implements EventAppender {
         'records left from before',
         first === undefined ? undefined : first - HOLD_MARGIN_MS,
       );
+    } else if (options.hold !== undefined) {
+      // A crash after forwarding everything may have left this collector's hold up: lifted once
+      // the workers committed what Kafka holds.
+      appender.lifting = appender.liftHoldOnceCommitted();
     }
     return appender;
   }
@@ -140,8 +155,13 @@ export class SpillingAppender implements EventAppender {
     if (this.mode === 'spilling') return;
     this.mode = 'spilling';
     this.print(`spilling events to the local log: ${reason}`);
-    // Every event spilled from now on was received after this (it waited at most the deadline).
-    const since = sinceMs ?? Date.now() - this.options.deadlineMs - HOLD_MARGIN_MS;
+    // Every event spilled from now on was received after this (it waited at most the deadline);
+    // a hold still up for events forwarded before (not yet committed) stays the earlier.
+    const since = Math.min(
+      sinceMs ?? Date.now() - this.options.deadlineMs - HOLD_MARGIN_MS,
+      this.heldSince ?? Infinity,
+    );
+    this.heldSince = since;
     this.holdWritten = (this.options.hold?.(since) ?? Promise.resolve()).catch((err: unknown) => {
       this.print(`could not tell the cluster to hold its watermark: ${(err as Error).message}`);
     });
@@ -158,17 +178,13 @@ export class SpillingAppender implements EventAppender {
         const from = Math.max(position.get(), spill.startOffset());
         if (from >= spill.durableEnd()) {
           if (this.spillingNow === 0) {
-            // Nothing spilled is left unforwarded and no spill append is under way: the hold is
-            // lifted (a failure retries, still spilling), then back to direct.
-            await this.options.hold?.(undefined);
-            if (this.spillingNow > 0 || position.get() < spill.durableEnd()) {
-              // Spilled meanwhile: held again from those events on.
-              await this.options.hold?.(Date.now() - this.options.deadlineMs - HOLD_MARGIN_MS);
-              continue;
-            }
+            // Nothing spilled is left unforwarded and no spill append is under way: back to direct
+            // (later events land after the forwarded ones in every partition). The hold stays up
+            // until the workers have committed what was forwarded.
             this.mode = 'direct';
             this.print(`all spilled events forwarded (${this.forwarded} so far); appending to Kafka again`);
             await this.trimSpill();
+            if (this.heldSince !== undefined) this.lifting = this.liftHoldOnceCommitted();
             return;
           }
           await sleep(5);
@@ -187,6 +203,23 @@ export class SpillingAppender implements EventAppender {
       } catch (err) {
         if (this.closed) return;
         this.print(`forwarding spilled events paused: ${(err as Error).message}`);
+        await sleep(retryMs);
+      }
+    }
+  }
+
+  /** Lifts the hold once everything Kafka holds is committed, unless a new spill began meanwhile. */
+  private async liftHoldOnceCommitted(): Promise<void> {
+    const retryMs = this.options.retryMs ?? 500;
+    while (!this.closed && this.mode === 'direct') {
+      try {
+        await this.options.committedAll?.();
+        if (this.mode !== 'direct') return;
+        await this.options.hold?.(undefined);
+        this.heldSince = undefined;
+        return;
+      } catch (err) {
+        this.print(`the watermark hold stays up for now: ${(err as Error).message}`);
         await sleep(retryMs);
       }
     }
@@ -221,6 +254,7 @@ export class SpillingAppender implements EventAppender {
   async close(): Promise<void> {
     this.closed = true;
     await this.forwarding;
+    await this.lifting;
     await this.options.spill.close();
     await this.options.primary.close();
   }

@@ -35,6 +35,7 @@ import { appendColumns } from './column-appender.js';
 import { migrateDedupAds } from './dedup-ad-migration.js';
 import { MinuteIndex, type MinuteIndexOptions } from '../minute-index/minute-index.js';
 import type { DuckDbDatabase, Transaction } from './duckdb-database.js';
+import { claimOwnership, listCheckpoints, setSpillHold, spillHold } from './duckdb-consumer-state.js';
 import { loadStoredHours, startMinuteIndex, type MinuteIndexLoad } from './minute-index-loader.js';
 
 const MINUTES_PER_DAY = 1440;
@@ -202,54 +203,20 @@ export class DuckDbAggregateStore implements AggregateStore {
     return { offset: Number(row.log_offset), maxEventTime: row.max_event_time ?? undefined };
   }
 
-  async claimOwnership(consumer: string): Promise<number> {
-    let epoch = 0;
-    await this.db.transaction(async (tx) => {
-      const [row] = await tx.all<{ epoch: bigint | number }>(
-        `INSERT INTO consumer_owners VALUES ($1, 1)
-         ON CONFLICT (consumer) DO UPDATE SET epoch = consumer_owners.epoch + 1
-         RETURNING epoch`,
-        [consumer],
-      );
-      epoch = Number(row!.epoch);
-    });
-    return epoch;
+  claimOwnership(consumer: string): Promise<number> {
+    return claimOwnership(this.db, consumer);
   }
 
-  async listCheckpoints(prefix: string): Promise<CheckpointRow[]> {
-    const rows = await this.reads.all<{
-      consumer: string;
-      log_offset: bigint | number;
-      max_event_time: number | null;
-      committed_at: number | null;
-    }>(
-      'SELECT consumer, log_offset, max_event_time, committed_at FROM consumer_checkpoints WHERE starts_with(consumer, $1) ORDER BY consumer',
-      [prefix],
-    );
-    return rows.map((r) => ({
-      consumer: r.consumer,
-      checkpoint: { offset: Number(r.log_offset), maxEventTime: r.max_event_time ?? undefined },
-      committedAt: r.committed_at ?? 0,
-    }));
+  listCheckpoints(prefix: string): Promise<CheckpointRow[]> {
+    return listCheckpoints(this.reads, prefix);
   }
 
-  async setSpillHold(collector: string, sinceMs: number | undefined): Promise<void> {
-    if (sinceMs === undefined) {
-      await this.db.run('DELETE FROM spill_holds WHERE collector = $1', [collector]);
-      return;
-    }
-    await this.db.run(
-      `INSERT INTO spill_holds VALUES ($1, $2)
-       ON CONFLICT (collector) DO UPDATE SET since_ms = excluded.since_ms`,
-      [collector, sinceMs],
-    );
+  setSpillHold(collector: string, sinceMs: number | undefined): Promise<void> {
+    return setSpillHold(this.db, collector, sinceMs);
   }
 
-  async spillHold(): Promise<SpillHold | undefined> {
-    const [row] = await this.reads.all<{ collector: string; since_ms: number }>(
-      'SELECT collector, since_ms FROM spill_holds ORDER BY since_ms LIMIT 1',
-    );
-    return row === undefined ? undefined : { collector: row.collector, sinceMs: row.since_ms };
+  spillHold(): Promise<SpillHold | undefined> {
+    return spillHold(this.reads);
   }
 
   async loadDedup(horizonMs: number, readEventAt: ReadEventAt): Promise<DedupEntry[]> {

@@ -7,12 +7,11 @@ import type { ReadEventAt } from '../store/aggregate-store.js';
  * DedupIndex; a backend restores it at start.
  *
  * The embedded backend's entries are written inside the aggregate store's
- * commit, in the same transaction as the counts and the consumer offset. A
- * backend outside the store (Redis, to come) must instead write its entries
- * before that commit ("write-ahead"): if the process dies between the two, the
- * replay from the committed offset meets entries whose first offset is the
- * replayed event's own, which DedupIndex answers `first` again, so the event is
- * counted once. Entries must never lag the committed offset.
+ * commit, in the same transaction as the counts and the consumer offset: what
+ * `adtally serve` uses, with one consumer of one log. A partitioned log's
+ * workers instead claim every valid event in a store they share
+ * (dedup-store.ts, Redis), written ahead of the commit under the same
+ * "first again at its own position" rule.
  */
 export interface DedupBackend {
   /**

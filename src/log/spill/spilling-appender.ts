@@ -165,7 +165,13 @@ export class SpillingAppender implements EventAppender {
     this.holdWritten = (this.options.hold?.(since) ?? Promise.resolve()).catch((err: unknown) => {
       this.print(`could not tell the cluster to hold its watermark: ${(err as Error).message}`);
     });
-    this.forwarding ??= this.forwardUntilDrained().finally(() => (this.forwarding = undefined));
+    if (this.forwarding === undefined) {
+      const run = this.forwardUntilDrained();
+      this.forwarding = run;
+      void run.finally(() => {
+        if (this.forwarding === run) this.forwarding = undefined;
+      });
+    }
   }
 
   /** Forwards the spill log until it is drained, then sends appends to Kafka again. */
@@ -178,12 +184,16 @@ export class SpillingAppender implements EventAppender {
         const from = Math.max(position.get(), spill.startOffset());
         if (from >= spill.durableEnd()) {
           if (this.spillingNow === 0) {
+            await this.trimSpill();
+            // Spilled meanwhile: forward that too before going direct.
+            if (this.spillingNow > 0 || position.get() < spill.durableEnd()) continue;
             // Nothing spilled is left unforwarded and no spill append is under way: back to direct
-            // (later events land after the forwarded ones in every partition). The hold stays up
+            // (later events land after the forwarded ones in every partition), with no await from
+            // here on, so a spill that starts later gets a forwarder of its own. The hold stays up
             // until the workers have committed what was forwarded.
             this.mode = 'direct';
+            this.forwarding = undefined;
             this.print(`all spilled events forwarded (${this.forwarded} so far); appending to Kafka again`);
-            await this.trimSpill();
             if (this.heldSince !== undefined) this.lifting = this.liftHoldOnceCommitted();
             return;
           }

@@ -74,3 +74,35 @@ void test("a forwarded record's origin travels with it and comes back from the r
     await appender.close();
   }
 });
+
+void test('forwarded records do not make an ad hot: a forward burst keeps every impression on its partition', async () => {
+  const bootstrap = testKafkaBootstrap();
+  const topic = uniqueTopic('forward-hot');
+  const appender = await openKafkaEventAppender({
+    bootstrap: [bootstrap],
+    topic,
+    partitions: 4,
+    hotSpread: 4,
+    hotAds: { thresholdPerSecond: 50 },
+  });
+  try {
+    const burst = (origin: boolean): Promise<number[]> =>
+      Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          appender
+            .append(
+              Buffer.from(`e${i}`),
+              { ad: 1, imp: `imp-${origin ? 'f' : 'd'}-${i}` },
+              origin ? { origin: `collector/${i}` } : {},
+            )
+            .then((p) => p.partition),
+        ),
+      );
+    const forwarded = new Set(await burst(true));
+    assert.deepEqual([...forwarded], [1], 'all on ad 1 home partition');
+    const direct = new Set(await burst(false));
+    assert.ok(direct.size > 1, `the same burst appended directly makes ad 1 hot: ${[...direct].join(',')}`);
+  } finally {
+    await appender.close();
+  }
+});

@@ -117,7 +117,13 @@ export class KafkaEventAppender implements EventAppender {
         new NotAppendedError(`Kafka topic ${this.options.topic}: a produce request just failed; not sent`),
       );
     }
-    const partition = this.partitionFor(key);
+    // A forwarded record (it has an origin) does not count towards hotness: a collector's forward
+    // burst would otherwise make an ad hot in the middle of it and send the later events of an
+    // impression to another partition than its first, whose worker may read them first.
+    const partition =
+      origin === undefined
+        ? this.partitionFor(key)
+        : partitionOf(key.ad, key.imp, this.partitions, this.hot.isHot(key.ad) ? this.spread : 1);
     return new Promise((resolve, reject) => {
       const append: PendingAppend = { payload, partition, origin, resolve, reject, sent: false };
       this.pending.push(append);

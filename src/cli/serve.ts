@@ -4,6 +4,7 @@ import { loadOrCreateSecrets } from '../config/data-dir-secrets.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import { pathOfUrl } from '../config/settings.js';
 import { Collector } from '../ingest/collector.js';
+import { FileEventAppender } from '../log/file/file-event-appender.js';
 import { startLogRetention } from '../log/log-retention.js';
 import { openFollowedEventLog } from '../log/open-event-log.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -108,13 +109,8 @@ async function startOpening(
   });
   const catalog = await Catalog.load(aggregation.catalogStore);
   const collector = new Collector({
-    // One partition: the file log. TODO(merge): file-event-appender.ts from the Kafka work.
-    log: {
-      partitions: 1,
-      append: async (payload) => ({ partition: 0, offset: await log.append(payload) }),
-      check: () => log.check(),
-      close: () => log.close(),
-    },
+    // One partition: the file log.
+    log: new FileEventAppender(log),
     lookupAd: (id) => catalog.adById(id),
     secret,
     clickTtlMs: config.tokens.clickTtlMs,

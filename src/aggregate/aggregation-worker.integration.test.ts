@@ -55,6 +55,10 @@ void test('a commit that fails mid-stream is retried from the last commit: every
       series: (...a) => store.series(...a),
       top: (...a) => store.top(...a),
       replaceCounts: (rows) => store.replaceCounts(rows),
+      lateTotals: (...a) => store.lateTotals(...a),
+      reconcileSnapshot: (...a) => store.reconcileSnapshot(...a),
+      repair: (r) => store.repair(r),
+      deleteMinutesBefore: (m) => store.deleteMinutesBefore(m),
       commit: (consumer, commit) => {
         commits++;
         if (commits <= 2) {

@@ -9,6 +9,7 @@ import { sqlString } from '../archive/archive-scan.js';
 import type { EventType } from '../domain/event.js';
 import type { Outcome } from '../domain/outcome.js';
 import type { MinuteDelta } from '../store/aggregate-store.js';
+import { dedupContextMs, type RecomputedEvent } from './recompute.js';
 
 /*
  * Archive files and event streams made up for reconciliation's tests and its
@@ -250,4 +251,35 @@ export function inMinutes(
   toMinute: number,
 ): Map<string, MinuteDelta> {
   return new Map([...counts].filter(([, d]) => d.minute >= fromMinute && d.minute < toMinute));
+}
+
+/**
+ * The rows archive-events.ts must select, computed in JS from the events:
+ * every row of [from, to), and the valid rows of the dedup context sharing
+ * (type, ad, imp) with a valid row of the range, each partition cut below
+ * `cuts` (all rows when absent), in log order.
+ */
+export function expectedSelection(
+  events: readonly ArchivedEvent[],
+  options: { allowedLatenessMs: number; clickTtlMs: number },
+  from: number,
+  to: number,
+  cuts?: ReadonlyMap<number, number>,
+): RecomputedEvent[] {
+  const context = dedupContextMs(options);
+  const below = events.filter((e) => cuts === undefined || e.offset < (cuts.get(e.partition) ?? 0));
+  const inRange = (e: ArchivedEvent): boolean => e.eventTime >= from * 60_000 && e.eventTime < to * 60_000;
+  const keys = new Set(
+    below.filter((e) => inRange(e) && e.outcome === 'ok').map((e) => `${e.type}|${e.ad}|${e.imp}`),
+  );
+  return below
+    .filter(
+      (e) =>
+        inRange(e) ||
+        (e.outcome === 'ok' &&
+          e.eventTime >= from * 60_000 - context &&
+          e.eventTime < to * 60_000 + context &&
+          keys.has(`${e.type}|${e.ad}|${e.imp}`)),
+    )
+    .sort((a, b) => a.partition - b.partition || a.offset - b.offset);
 }

@@ -5,8 +5,8 @@ import { minuteOf } from '../aggregate/minute.js';
 import type { ArchivedEvent } from '../archive/archive-schema.js';
 import { seededRandom } from '../domain/seeded-random.js';
 import type { MinuteDelta } from '../store/aggregate-store.js';
-import { inMinutes, streamCounts, syntheticArchivedEvents } from './archive-fixture.js';
-import { dedupContextMs, recompute, type RecomputedEvent } from './recompute.js';
+import { expectedSelection, inMinutes, streamCounts, syntheticArchivedEvents } from './archive-fixture.js';
+import { recompute } from './recompute.js';
 
 const OPTIONS = { allowedLatenessMs: 5_000, clickTtlMs: 3_600_000 };
 const START = Date.UTC(2026, 10, 24, 10, 0);
@@ -39,29 +39,6 @@ function servingPlusLate(
   return inMinutes(sum, from, to);
 }
 
-/**
- * The rows archive-events.ts selects: every row of the range, and the valid
- * rows of the dedup context sharing (type, ad, imp) with a valid row of the
- * range, in log order.
- */
-function selected(events: readonly ArchivedEvent[], from: number, to: number): RecomputedEvent[] {
-  const context = dedupContextMs(OPTIONS);
-  const inRange = (e: ArchivedEvent): boolean => minuteOf(e.eventTime) >= from && minuteOf(e.eventTime) < to;
-  const keys = new Set(
-    events.filter((e) => inRange(e) && e.outcome === 'ok').map((e) => `${e.type}|${e.ad}|${e.imp}`),
-  );
-  return events
-    .filter(
-      (e) =>
-        inRange(e) ||
-        (e.outcome === 'ok' &&
-          e.eventTime >= from * 60_000 - context &&
-          e.eventTime < to * 60_000 + context &&
-          keys.has(`${e.type}|${e.ad}|${e.imp}`)),
-    )
-    .sort(byLog);
-}
-
 const sorted = (m: Map<string, MinuteDelta>): MinuteDelta[] =>
   [...m.values()].sort((a, b) => a.ad - b.ad || a.minute - b.minute);
 
@@ -92,7 +69,7 @@ describe('recompute', () => {
         toMinute: to,
       });
       assert.deepEqual(sorted(all), sorted(expected));
-      const fromSelection = await recompute(chunked(selected(events, from, to)), {
+      const fromSelection = await recompute(chunked(expectedSelection(events, OPTIONS, from, to)), {
         ...OPTIONS,
         fromMinute: from,
         toMinute: to,

@@ -84,6 +84,12 @@ export function partitionName(day: number): string {
   return `agg_minute_${new Date(day * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '')}`;
 }
 
+/** The day a partition's name (agg_minute_20261124) stands for, undefined for another name. */
+function dayOfPartition(name: string): number | undefined {
+  const match = /^agg_minute_(\d{4})(\d{2})(\d{2})$/.exec(name);
+  return match === null ? undefined : Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!) / 86_400_000;
+}
+
 export const dayOf = (minute: number): number => Math.floor(minute / MINUTES_PER_DAY);
 
 /**
@@ -108,8 +114,8 @@ export class DayPartitions {
        WHERE i.inhparent = 'agg_minute'::regclass`,
     );
     for (const { name } of rows) {
-      const match = /^agg_minute_(\d{4})(\d{2})(\d{2})$/.exec(name);
-      if (match !== null) this.known.add(Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!) / 86_400_000);
+      const day = dayOfPartition(name);
+      if (day !== undefined) this.known.add(day);
     }
   }
 
@@ -125,6 +131,40 @@ export class DayPartitions {
     const run = this.pending.then(() => this.create([...missing].filter((d) => !this.known.has(d))));
     this.pending = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Drops the partitions of days that end at or before `minute` (retention),
+   * whether this process or another created them; returns how many. Under the
+   * schema lock, like creation, and in the same queue.
+   */
+  dropBefore(minute: number): Promise<number> {
+    const run = this.pending.then(() =>
+      this.db.transaction(async (tx) => {
+        await tx.query(SCHEMA_LOCK_SQL);
+        const rows = await tx.query<{ name: string }>(
+          `SELECT c.relname AS name FROM pg_inherits i
+           JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'agg_minute'::regclass`,
+        );
+        const dropped: number[] = [];
+        for (const { name } of rows) {
+          const day = dayOfPartition(name);
+          if (day === undefined || (day + 1) * MINUTES_PER_DAY > minute) continue;
+          await tx.query(`DROP TABLE ${name}`);
+          dropped.push(day);
+        }
+        return dropped;
+      }),
+    );
+    this.pending = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run.then((days) => {
+      for (const day of days) this.known.delete(day);
+      return days.length;
+    });
   }
 
   private async create(days: number[]): Promise<void> {

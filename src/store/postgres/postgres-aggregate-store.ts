@@ -8,6 +8,9 @@ import {
   type SpillHold,
   type ConsumerCheckpoint,
   type MinuteDelta,
+  type ReconcileRepair,
+  type ReconcileSnapshot,
+  type RetentionResult,
   type SeriesRow,
   type TopRow,
 } from '../aggregate-store.js';
@@ -19,6 +22,12 @@ import {
   MINUTES_PER_DAY,
 } from './postgres-aggregate-schema.js';
 import type { PgTransaction, PostgresDatabase } from './postgres-database.js';
+import {
+  deleteMinutesBefore,
+  lateTotals,
+  reconcileSnapshot,
+  repairInTransaction,
+} from './postgres-reconcile-ops.js';
 
 const KIND_CODE = { impression: 0, click: 1 } as const;
 const KIND_NAME = ['impression', 'click'] as const;
@@ -278,6 +287,26 @@ export class PostgresAggregateStore implements AggregateStore {
     if (rows.length === 0) return;
     await this.partitions.ensureFor(rows.map((r) => r.minute));
     await this.db.transaction((tx) => tx.query(REPLACE_MINUTES, mergedColumns(rows)));
+  }
+
+  reconcileSnapshot(
+    consumerPrefix: string,
+    fromMinute: number,
+    toMinute: number,
+  ): Promise<ReconcileSnapshot> {
+    return reconcileSnapshot(this.db, consumerPrefix, fromMinute, toMinute);
+  }
+
+  repair(repair: ReconcileRepair): Promise<void> {
+    return repairInTransaction(this.db, this.partitions, REPLACE_MINUTES, repair);
+  }
+
+  lateTotals(ads: readonly number[], fromMinute: number, toMinute: number): Promise<number> {
+    return lateTotals(this.db, ads, fromMinute, toMinute);
+  }
+
+  deleteMinutesBefore(minute: number): Promise<RetentionResult> {
+    return deleteMinutesBefore(this.db, this.partitions, minute);
   }
 
   async series(

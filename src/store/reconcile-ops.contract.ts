@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { emptyCounts, isZeroCounts, type BucketCounts } from '../aggregate/counts.js';
-import {
-  ReconcileRaceError,
-  type AggregateStore,
-  type AggregationCommit,
-  type MinuteDelta,
-} from './aggregate-store.js';
+import { ReconcileRaceError, type AggregationCommit, type MinuteDelta } from './aggregate-store.js';
 import type { AggregateStoreUnderTest } from './aggregate-store.contract.js';
 
 /*

@@ -1,9 +1,9 @@
 import { mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTimestampValue, type DuckDBAppender } from '@duckdb/node-api';
 import { addCounts, emptyCounts } from '../aggregate/counts.js';
 import { MinuteAggregator } from '../aggregate/minute-aggregator.js';
-import { archiveTableDdl, ARCHIVE_COLUMNS, type ArchivedEvent } from '../archive/archive-schema.js';
+import { archiveTableDdl, type ArchivedEvent } from '../archive/archive-schema.js';
 import { archiveFileName, hourDir, hourOf, TMP_SUFFIX } from '../archive/archive-layout.js';
 import { sqlString } from '../archive/archive-scan.js';
 import type { EventType } from '../domain/event.js';
@@ -24,29 +24,30 @@ const IP_HASH = Buffer.alloc(8);
 /** Rows per Parquet file; an hour of more rows is several files, as the archiver's chunks make. */
 const ROWS_PER_FILE = 200_000;
 
-/** One column's SQL literal for an archived event. */
-function literals(e: ArchivedEvent): string {
-  const ts = (ms: number): string => `make_timestamp(${Math.round(ms * 1000)}::BIGINT)`;
-  const text = (v: string | undefined): string => (v === undefined ? 'NULL' : sqlString(v));
-  const num = (v: number | undefined): string => (v === undefined ? 'NULL' : String(v));
-  const values: Record<(typeof ARCHIVE_COLUMNS)[number][0], string> = {
-    partition: String(e.partition),
-    offset: String(e.offset),
-    type: text(e.type),
-    outcome: text(e.outcome),
-    event_time: ts(e.eventTime),
-    received_at: ts(e.receivedAt),
-    token_ts: String(e.tokenTs),
-    ad: String(e.ad),
-    campaign: num(e.campaign),
-    advertiser: num(e.advertiser),
-    imp: text(e.imp),
-    ip_hash: text(e.ipHash.toString('hex')),
-    user_agent: text(e.userAgent),
-    source: text(e.source),
-    origin: text(e.origin),
-  };
-  return `(${ARCHIVE_COLUMNS.map(([c]) => values[c]).join(', ')})`;
+/** Appends one archived event as a row of the staging table, in ARCHIVE_COLUMNS order. */
+function appendRow(appender: DuckDBAppender, e: ArchivedEvent): void {
+  const text = (v: string | undefined): void =>
+    v === undefined ? appender.appendNull() : appender.appendVarchar(v);
+  const ts = (ms: number): void =>
+    appender.appendTimestamp(new DuckDBTimestampValue(BigInt(Math.round(ms * 1000))));
+  appender.appendInteger(e.partition);
+  appender.appendBigInt(BigInt(e.offset));
+  text(e.type);
+  text(e.outcome);
+  ts(e.eventTime);
+  ts(e.receivedAt);
+  appender.appendBigInt(BigInt(e.tokenTs));
+  appender.appendBigInt(BigInt(e.ad));
+  if (e.campaign === undefined) appender.appendNull();
+  else appender.appendBigInt(BigInt(e.campaign));
+  if (e.advertiser === undefined) appender.appendNull();
+  else appender.appendBigInt(BigInt(e.advertiser));
+  text(e.imp);
+  text(e.ipHash.toString('hex'));
+  text(e.userAgent);
+  text(e.source);
+  text(e.origin);
+  appender.endRow();
 }
 
 /**
@@ -77,14 +78,10 @@ export async function writeArchiveFixture(
       mkdirSync(dir, { recursive: true });
       for (let start = 0; start < group.length; start += ROWS_PER_FILE) {
         const rows = group.slice(start, start + ROWS_PER_FILE);
-        for (let i = 0; i < rows.length; i += 2_000) {
-          await connection.run(
-            `INSERT INTO staged VALUES ${rows
-              .slice(i, i + 2_000)
-              .map(literals)
-              .join(', ')}`,
-          );
-        }
+        const appender = await connection.createAppender('staged');
+        for (const row of rows) appendRow(appender, row);
+        appender.flushSync();
+        appender.closeSync();
         const name = archiveFileName({
           partition: options.partitioned === true ? rows[0]!.partition : undefined,
           first: rows[0]!.offset,

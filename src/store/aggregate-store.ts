@@ -216,6 +216,12 @@ export interface AggregateStore extends AggregateQueries {
    * be at its offset, else ReconcileRaceError and nothing changes.
    */
   repair(repair: ReconcileRepair): Promise<void>;
+  /**
+   * The hours (their first minute, ascending) holding agg_late rows of
+   * minutes before `beforeMinute`: hours reconciliation should run again,
+   * since late events wait there.
+   */
+  lateHours(beforeMinute: number): Promise<number[]>;
   /** Aggregate retention: deletes agg_minute and agg_late rows of minutes before `minute`. */
   deleteMinutesBefore(minute: number): Promise<RetentionResult>;
 }

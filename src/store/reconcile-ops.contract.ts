@@ -138,7 +138,7 @@ export function reconcileOpsContract(fresh: () => Promise<AggregateStoreUnderTes
     assert.deepEqual(await t.lateCounts(), [{ ad: 1, minute: BASE + 1, counts: counts(1, 0) }]);
   });
 
-  it('totals the late events of some ads in a range', async () => {
+  it('totals the late events of some ads in a range, and names the hours they wait in', async () => {
     const { store } = await fresh();
     assert.equal(await store.lateTotals([1], BASE, BASE + 60), 0);
     await store.commit(
@@ -157,6 +157,9 @@ export function reconcileOpsContract(fresh: () => Promise<AggregateStoreUnderTes
     assert.equal(await store.lateTotals([1, 2], BASE, BASE + 61), 61);
     assert.equal(await store.lateTotals([], BASE, BASE + 61), 0);
     assert.equal(await store.lateTotals([2], BASE + 2, BASE + 61), 0);
+    assert.deepEqual(await store.lateHours(BASE + 120), [BASE, BASE + 60]);
+    assert.deepEqual(await store.lateHours(BASE + 60), [BASE]);
+    assert.deepEqual(await store.lateHours(BASE), []);
   });
 
   it('deletes the minutes before a retention horizon, across day boundaries, and takes new ones after', async () => {

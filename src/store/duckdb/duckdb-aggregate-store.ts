@@ -31,6 +31,7 @@ import { appendColumns } from './column-appender.js';
 import { COLUMNS, countsOf, mergeStaged, MINUTES_PER_DAY, stage } from './duckdb-minute-rows.js';
 import {
   deleteMinutesBefore,
+  lateHours,
   lateTotals,
   reconcileSnapshot,
   repairInTransaction,
@@ -343,6 +344,10 @@ export class DuckDbAggregateStore implements AggregateStore {
 
   deleteMinutesBefore(minute: number): Promise<RetentionResult> {
     return deleteMinutesBefore(this.db, minute);
+  }
+
+  lateHours(beforeMinute: number): Promise<number[]> {
+    return lateHours(this.reads, beforeMinute);
   }
 
   /** Which way `series` answers this query: from the minute index, or from DuckDB. */

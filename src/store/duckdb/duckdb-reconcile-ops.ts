@@ -126,3 +126,11 @@ export function deleteMinutesBefore(db: DuckDbDatabase, minute: number): Promise
     return { deletedRows, droppedPartitions: 0 };
   });
 }
+
+export async function lateHours(reads: DuckDbDatabase, beforeMinute: number): Promise<number[]> {
+  const rows = await reads.all<{ hour: bigint | number }>(
+    'SELECT DISTINCT ("minute" // 60) * 60 AS hour FROM agg_late WHERE "minute" < $1 ORDER BY hour',
+    [BigInt(beforeMinute)],
+  );
+  return rows.map((r) => Number(r.hour));
+}

@@ -24,6 +24,7 @@ import {
 import type { PgTransaction, PostgresDatabase } from './postgres-database.js';
 import {
   deleteMinutesBefore,
+  lateHours,
   lateTotals,
   reconcileSnapshot,
   repairInTransaction,
@@ -307,6 +308,10 @@ export class PostgresAggregateStore implements AggregateStore {
 
   deleteMinutesBefore(minute: number): Promise<RetentionResult> {
     return deleteMinutesBefore(this.db, this.partitions, minute);
+  }
+
+  lateHours(beforeMinute: number): Promise<number[]> {
+    return lateHours(this.db, beforeMinute);
   }
 
   async series(

@@ -152,3 +152,11 @@ export async function deleteMinutesBefore(
   });
   return { deletedRows: deleted, droppedPartitions };
 }
+
+export async function lateHours(db: PostgresDatabase, beforeMinute: number): Promise<number[]> {
+  const rows = await db.query<{ hour: number }>(
+    'SELECT DISTINCT (minute / 60) * 60 AS hour FROM agg_late WHERE minute < $1::int ORDER BY hour',
+    [beforeMinute],
+  );
+  return rows.map((r) => Number(r.hour));
+}

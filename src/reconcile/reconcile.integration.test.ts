@@ -181,7 +181,7 @@ for (const backend of BACKENDS) {
           [changed.ad, 'clickBot', changed.counts.clickBot + 5, changed.counts.clickBot],
           ...Object.entries(removed.counts)
             .filter(([, v]) => v !== 0)
-            .map(([field, v]) => [removed.ad, field, 0, v]),
+            .map(([field, v]: [string, number]): (string | number)[] => [removed.ad, field, 0, v]),
         ].sort(),
       );
       const expected = new Map(clean);

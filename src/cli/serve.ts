@@ -9,6 +9,7 @@ import { startLogRetention } from '../log/log-retention.js';
 import { openFollowedEventLog } from '../log/open-event-log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DEFAULT_MINUTE_INDEX, MinuteIndex } from '../store/minute-index/minute-index.js';
+import { createAdminRoutes } from '../web/admin-routes.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
 import { createQueryRoutes } from '../web/query-routes.js';
 import { createRequestHandler } from '../web/server.js';
@@ -88,6 +89,11 @@ async function startOpening(
       allowedLatenessMs: config.allowedLatenessMs,
       clickTtlMs: config.tokens.clickTtlMs,
       indexWindowHours: DEFAULT_MINUTE_INDEX.windowHours,
+      reconcile: {
+        archiveRoot: pathOfUrl(config.backends.archive),
+        dataDir: config.dataDir,
+        graceMs: config.reconcileGraceMs,
+      },
       ...(hooks.commitStallMs === undefined ? {} : { commitStallMs: hooks.commitStallMs }),
     },
     follow,
@@ -151,6 +157,11 @@ async function startOpening(
           watermark: () => aggregation.committedWatermark(),
           // Every event acknowledged before the query arrived is below the log's durable end now.
           awaitAcknowledged: () => aggregation.waitForCommitted(log.durableEnd(), CONSISTENT_WAIT_MS),
+          now,
+        }),
+        // POST /api/v1/reconcile runs on the aggregation thread, next to the store it repairs.
+        adminRoutes: createAdminRoutes({
+          reconcile: (fromMinute, toMinute) => aggregation.reconcile(fromMinute, toMinute),
           now,
         }),
         catalog,

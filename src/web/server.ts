@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Catalog, Principal } from '../catalog/catalog.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { authenticate } from './auth.js';
+import type { createAdminRoutes } from './admin-routes.js';
 import type { createCatalogRoutes } from './catalog-routes.js';
 import { failureResponse } from './failure.js';
 import { HttpError, notFound, sendError, sendJson } from './http-io.js';
@@ -37,6 +38,8 @@ export interface WebApp {
 export interface AdvertiserApi {
   readonly catalogRoutes: ReturnType<typeof createCatalogRoutes>;
   readonly queryRoutes: ReturnType<typeof createQueryRoutes>;
+  /** Operations for the admin (reconciliation); absent where the process cannot run them. */
+  readonly adminRoutes?: ReturnType<typeof createAdminRoutes>;
   readonly catalog: Catalog;
   readonly adminToken: string;
 }
@@ -78,6 +81,12 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
     methods: { GET: authed(catalogR.listAds), POST: authed(catalogR.createAd) },
   });
   routes.set('/api/v1/top', { name: 'top', methods: { GET: authed(queryRoutes.top) } });
+  if (api.adminRoutes !== undefined) {
+    routes.set('/api/v1/reconcile', {
+      name: 'reconcile',
+      methods: { POST: authed(api.adminRoutes.reconcile) },
+    });
+  }
   return (path): Route | undefined => {
     const adMatch = AD_PATH.exec(path);
     if (adMatch !== null) {

@@ -22,6 +22,8 @@ import {
 import type { OpenHour } from '../../store/minute-index/hour-blocks.js';
 import { storedHoursToLoad, windowStartHourAt } from '../../store/minute-index/minute-index.js';
 import { AggregationWorker } from '../aggregation-worker.js';
+import { archiveCheckpointCoverage } from '../../reconcile/archive-coverage.js';
+import { startReconcileService } from '../../reconcile/reconcile-service.js';
 import {
   packDeltas,
   serializeError,
@@ -104,6 +106,20 @@ function stalling(store: AggregateStore, ms: number): AggregateStore {
   });
 }
 
+/** After a commit that set events apart as late, and after a repair, the request thread hears how many hours hold late rows. */
+function withLateHoursTold(store: AggregateStore, tell: () => Promise<void>): AggregateStore {
+  return Object.assign(Object.create(store) as AggregateStore, {
+    commit: async (consumer: string, commit: Parameters<AggregateStore['commit']>[1]) => {
+      await store.commit(consumer, commit);
+      if (commit.lateDeltas.length > 0) await tell();
+    },
+    repair: async (repair: Parameters<AggregateStore['repair']>[0]) => {
+      await store.repair(repair);
+      await tell();
+    },
+  });
+}
+
 async function start(): Promise<void> {
   const db = await DuckDbDatabase.open(config.storePath);
   // Queries and catalog statements each get a connection of their own: neither waits behind a commit.
@@ -115,7 +131,15 @@ async function start(): Promise<void> {
   await startMinuteIndex(db, hours); // before the first commit, which the index follows
   const log = await openLogFollower(follow);
   const metrics = new AggregationMetrics();
-  const store = config.commitStallMs === undefined ? aggregates : stalling(aggregates, config.commitStallMs);
+  // The request thread asks the store for late totals only while some hour holds late rows.
+  const tellLateHours = async (): Promise<void> => {
+    post({ type: 'late-hours', hours: (await aggregates.lateHours(Number.MAX_SAFE_INTEGER)).length });
+  };
+  await tellLateHours();
+  const store = withLateHoursTold(
+    config.commitStallMs === undefined ? aggregates : stalling(aggregates, config.commitStallMs),
+    tellLateHours,
+  );
   const worker = await AggregationWorker.start({
     log,
     store,
@@ -125,6 +149,23 @@ async function start(): Promise<void> {
     allowedLatenessMs: config.allowedLatenessMs,
     clickTtlMs: config.clickTtlMs,
   });
+  const reconciliation =
+    config.reconcile === undefined
+      ? undefined
+      : startReconcileService({
+          store: withLateHoursTold(aggregates, tellLateHours),
+          archiveRoot: config.reconcile.archiveRoot,
+          dataDir: config.reconcile.dataDir,
+          consumerPrefix: config.consumer,
+          partitionOf: (consumer) => (consumer === config.consumer ? 0 : undefined),
+          // The archiver's committed position (consumer `archive`) must cover the cut.
+          ensureArchived: archiveCheckpointCoverage(aggregates, { consumerOf: () => 'archive', waitMs: 0 }),
+          allowedLatenessMs: config.allowedLatenessMs,
+          clickTtlMs: config.clickTtlMs,
+          graceMs: config.reconcile.graceMs,
+          registry: metrics.registry,
+          log: (line) => console.error(line),
+        });
   void loadStoredHours(db, hours).then(({ hours: count, ms, failure }) => {
     post({ type: 'index-loaded', hours: count, ms, ...(failure ? { failure: failure.message } : {}) });
   });
@@ -143,9 +184,15 @@ async function start(): Promise<void> {
     'catalog.ping': () => catalog.ping(),
     series: (...args: Parameters<AggregateStore['series']>) => aggregates.series(...args),
     top: (...args: Parameters<AggregateStore['top']>) => aggregates.top(...args),
+    lateTotals: (...args: Parameters<AggregateStore['lateTotals']>) => aggregates.lateTotals(...args),
+    reconcile: (fromMinute: number, toMinute: number) =>
+      reconciliation === undefined
+        ? Promise.reject(new Error('reconciliation is not configured in this process'))
+        : reconciliation.runner.run(fromMinute, toMinute),
     check: () => worker.check(),
     metrics: () => metrics.registry.metrics(),
     stop: async () => {
+      await reconciliation?.stop();
       await worker.stop();
       await log.close();
       await reads.close();

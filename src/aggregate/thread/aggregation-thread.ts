@@ -5,6 +5,7 @@ import type { CatalogStore } from '../../store/catalog-store.js';
 import { OpenHour } from '../../store/minute-index/hour-blocks.js';
 import { indexAnswers } from '../../store/minute-index/index-answers.js';
 import type { MinuteIndex } from '../../store/minute-index/minute-index.js';
+import type { ReconcileRun } from '../../reconcile/reconcile-runner.js';
 import {
   AggregationThreadError,
   unpackDeltas,
@@ -43,6 +44,8 @@ export class AggregationThread {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private committed = 0;
+  /** Hours holding agg_late rows, as last told; unknown (Infinity) until then. */
+  private lateHours = Number.POSITIVE_INFINITY;
   private watermark: number | undefined;
   private waiters: Waiter[] = [];
   private stopping = false;
@@ -85,6 +88,9 @@ export class AggregationThread {
           ? Promise.resolve(index.series(ads, fromMinute, toMinute, bucketMinutes))
           : (call('series', [ads, fromMinute, toMinute, bucketMinutes]) as Promise<SeriesRow[]>),
       top: (...args) => call('top', args) as Promise<TopRow[]>,
+      // Late rows are rare (batch lines of final minutes, until reconciled): most answers need no call.
+      lateTotals: (...args) =>
+        this.lateHours === 0 ? Promise.resolve(0) : (call('lateTotals', args) as Promise<number>),
     };
   }
 
@@ -145,6 +151,14 @@ export class AggregationThread {
       this.waiters.push(waiter);
       this.send({ type: 'commit-soon' });
     });
+  }
+
+  /**
+   * Reconciles [fromMinute, toMinute) on the aggregation thread (one run at a
+   * time there); resolves with the run's report, its file and table.
+   */
+  reconcile(fromMinute: number, toMinute: number): Promise<ReconcileRun> {
+    return this.call('reconcile', [fromMinute, toMinute]) as Promise<ReconcileRun>;
   }
 
   /** Rejects while the worker is recovering from a fault, or when the thread is gone. */
@@ -214,6 +228,9 @@ export class AggregationThread {
         return;
       case 'replaced':
         index.replace(unpackDeltas(message.rows));
+        return;
+      case 'late-hours':
+        this.lateHours = message.hours;
         return;
       default:
         return;

@@ -23,11 +23,22 @@ export interface AggregationThreadConfig {
   readonly indexWindowHours: number;
   /** Test seam: every aggregation commit blocks the aggregation thread this long. */
   readonly commitStallMs?: number;
+  /** Reconciliation, run on this thread next to the store it repairs (reconcile/reconcile-service.ts). */
+  readonly reconcile?: ReconcileThreadConfig;
+}
+
+/** Where reconciliation reads and writes, and when it runs by itself. */
+export interface ReconcileThreadConfig {
+  readonly archiveRoot: string;
+  readonly dataDir: string;
+  /** An hour is reconciled once closed plus this long (ms); undefined: no auto runs. */
+  readonly graceMs: number | undefined;
 }
 
 /** The store calls the request thread makes; `catalog.*` are CatalogStore's methods. */
 export type CatalogCall = Exclude<keyof CatalogStore, 'close'>;
-export type StoreCall = `catalog.${CatalogCall}` | 'series' | 'top' | 'check' | 'metrics' | 'stop';
+export type StoreCall =
+  `catalog.${CatalogCall}` | 'series' | 'top' | 'lateTotals' | 'reconcile' | 'check' | 'metrics' | 'stop';
 
 export type ToThread =
   | { readonly type: 'call'; readonly id: number; readonly call: StoreCall; readonly args: unknown[] }
@@ -53,7 +64,9 @@ export type FromThread =
       readonly watermark: number | undefined;
       readonly deltas: Float64Array;
     }
-  | { readonly type: 'replaced'; readonly rows: Float64Array };
+  | { readonly type: 'replaced'; readonly rows: Float64Array }
+  /** How many hours hold agg_late rows, told at start and after every change: 0 spares the queries a call. */
+  | { readonly type: 'late-hours'; readonly hours: number };
 
 export function serializeError(err: unknown): SerializedError {
   return err instanceof Error

@@ -78,10 +78,10 @@ export async function writeReport(dir: string, report: ReconcileReport): Promise
 export function formatReport(report: ReconcileReport, file?: string): string {
   const lines = [
     `reconciled ${report.from} .. ${report.to} in ${report.durationMs} ms (${report.archiveRows} archive rows read)`,
-    `  minutes checked   ${report.minutesChecked}`,
-    `  equal             ${report.equal}`,
-    `  repaired          ${report.repaired}`,
-    `  late events folded ${report.lateEventsFolded}`,
+    `  minutes checked     ${report.minutesChecked}`,
+    `  equal               ${report.equal}`,
+    `  repaired            ${report.repaired}`,
+    `  late events folded  ${report.lateEventsFolded}`,
   ];
   if (report.largestDifferences.length > 0) {
     lines.push(

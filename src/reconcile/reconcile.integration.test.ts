@@ -189,7 +189,7 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await stored(t.store, ADS + 3), expected);
       const onDisk = JSON.parse(readFileSync(run.file, 'utf8')) as typeof run.report;
       assert.deepEqual(onDisk.repairedMinutes, injected);
-      assert.ok(run.table.includes('repaired          3'), run.table);
+      assert.ok(run.table.includes('repaired            3'), run.table);
 
       const second = await t.runner.run(FROM, TO);
       assert.equal(second.report.repaired, 0);

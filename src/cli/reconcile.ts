@@ -1,0 +1,135 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ReconcileConfig } from '../config/reconcile-config.js';
+import { pathOfUrl } from '../config/settings.js';
+import { parseKafkaLogUrl } from '../log/kafka/kafka-url.js';
+import { archiveCheckpointCoverage } from '../reconcile/archive-coverage.js';
+import { formatReport } from '../reconcile/reconcile-report.js';
+import { ReconcileRunner, type ReconcileRun } from '../reconcile/reconcile-runner.js';
+import type { ReconcileReport } from '../reconcile/reconcile.js';
+import { DuckDbAggregateStore } from '../store/duckdb/duckdb-aggregate-store.js';
+import { DuckDbDatabase } from '../store/duckdb/duckdb-database.js';
+import { openServingStore, parseServingStoreUrl } from '../store/open-store.js';
+import type { AggregateStore } from '../store/aggregate-store.js';
+
+/** DuckDB admits one writing process: another one holding the file means a serve runs on it. */
+const LOCKED = /Could not set lock|Conflicting lock/i;
+
+/** The admin token for a running serve: the environment's, else the one serve generated into the data dir. */
+async function adminTokenOf(config: ReconcileConfig): Promise<string> {
+  if (config.adminToken !== undefined) return config.adminToken;
+  const path = join(config.dataDir, 'secrets.json');
+  try {
+    const { adminToken } = JSON.parse(await readFile(path, 'utf8')) as { adminToken?: unknown };
+    if (typeof adminToken === 'string') return adminToken;
+  } catch {
+    // Said below.
+  }
+  throw new Error(`no admin token: set ADTALLY_ADMIN_TOKEN or keep ${path}`);
+}
+
+/** Asks the serve that holds the store to reconcile (POST /api/v1/reconcile), with the same report. */
+async function reconcileRemotely(
+  config: ReconcileConfig,
+): Promise<{ report: ReconcileReport; file: string }> {
+  const token = await adminTokenOf(config);
+  const iso = (minute: number): string => new Date(minute * 60_000).toISOString();
+  let response: Response;
+  try {
+    response = await fetch(`${config.url}/api/v1/reconcile`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ from: iso(config.fromMinute), to: iso(config.toMinute) }),
+    });
+  } catch (err) {
+    throw new Error(
+      `the store is in use by another process, and no serve answers at ${config.url} (${(err as Error).message}); pass --url`,
+    );
+  }
+  const body = (await response.json().catch(() => ({}))) as {
+    report?: ReconcileReport;
+    file?: string;
+    error?: { message?: string };
+  };
+  if (!response.ok || body.report === undefined) {
+    throw new Error(`${config.url} answered ${response.status}: ${body.error?.message ?? 'no report'}`);
+  }
+  return { report: body.report, file: body.file ?? '' };
+}
+
+/** Reconciles with the store and archive opened here: a stopped serve's data dir, or a PostgreSQL store. */
+async function reconcileHere(
+  config: ReconcileConfig,
+  store: AggregateStore,
+  scope: Pick<
+    ConstructorParameters<typeof ReconcileRunner>[0],
+    'consumerPrefix' | 'partitionOf' | 'ensureArchived'
+  >,
+): Promise<ReconcileRun> {
+  const runner = new ReconcileRunner({
+    ...scope,
+    store,
+    archiveRoot: pathOfUrl(config.archive),
+    tempDir: join(config.dataDir, 'reconcile', 'tmp'),
+    allowedLatenessMs: config.allowedLatenessMs,
+    clickTtlMs: config.clickTtlMs,
+    reportDir: join(config.dataDir, 'reconcile'),
+  });
+  return runner.run(config.fromMinute, config.toMinute);
+}
+
+/**
+ * `adtally reconcile`: on a DuckDB store not held by a process, opens it and
+ * reconciles here (the archiver's committed position must cover the
+ * aggregation's); on one a serve holds, asks that serve; on PostgreSQL,
+ * reconciles the topic's partitions here, waiting up to --archive-wait for
+ * the workers' archivers. Prints the table; returns the exit status.
+ */
+export async function runReconcile(config: ReconcileConfig, print: (line: string) => void): Promise<number> {
+  const location = parseServingStoreUrl(config.store);
+  if (location.backend === 'duckdb') {
+    if (!existsSync(location.path))
+      throw new Error(`no serving store at ${location.path} (see --data-dir, --store)`);
+    let db: DuckDbDatabase;
+    try {
+      db = await DuckDbDatabase.open(location.path);
+    } catch (err) {
+      if (!LOCKED.test((err as Error).message)) throw err;
+      const { report, file } = await reconcileRemotely(config);
+      print(formatReport(report, file));
+      return 0;
+    }
+    try {
+      const store = await DuckDbAggregateStore.create(db);
+      const run = await reconcileHere(config, store, {
+        consumerPrefix: 'serve',
+        partitionOf: (consumer) => (consumer === 'serve' ? 0 : undefined),
+        ensureArchived: archiveCheckpointCoverage(store, { consumerOf: () => 'archive', waitMs: 0 }),
+      });
+      print(run.table);
+      return 0;
+    } finally {
+      await db.close();
+    }
+  }
+  const { topic } = parseKafkaLogUrl(config.log ?? '');
+  const serving = await openServingStore(config.store, { applicationName: 'adtally-reconcile' });
+  try {
+    const run = await reconcileHere(config, serving.aggregates, {
+      consumerPrefix: `${topic}/`,
+      partitionOf: (consumer) => {
+        const partition = consumer.slice(topic.length + 1);
+        return /^\d{1,9}$/.test(partition) ? Number(partition) : undefined;
+      },
+      ensureArchived: archiveCheckpointCoverage(serving.aggregates, {
+        consumerOf: (p) => `archive/${topic}/${p}`,
+        waitMs: config.archiveWaitMs,
+      }),
+    });
+    print(run.table);
+    return 0;
+  } finally {
+    await serving.close();
+  }
+}

@@ -160,8 +160,8 @@ export class ReconcileRaceError extends Error {
 
 /** What a retention pass removed. */
 export interface RetentionResult {
-  /** Rows deleted one by one (agg_minute and agg_late). */
-  readonly deletedRows: number;
+  /** Rows removed (agg_minute and agg_late), those of dropped partitions included. */
+  readonly rows: number;
   /** Whole day partitions dropped (PostgreSQL). */
   readonly droppedPartitions: number;
 }

@@ -114,16 +114,16 @@ export async function lateTotals(
  */
 export function deleteMinutesBefore(db: DuckDbDatabase, minute: number): Promise<RetentionResult> {
   return db.transaction(async (tx) => {
-    let deletedRows = 0;
+    let rows = 0;
     for (const table of ['agg_minute', 'agg_late']) {
       const [row] = await tx.all<{ n: bigint | number }>(
         `SELECT count(*) AS n FROM ${table} WHERE "minute" < $1`,
         [BigInt(minute)],
       );
-      deletedRows += Number(row?.n ?? 0);
+      rows += Number(row?.n ?? 0);
       await tx.run(`DELETE FROM ${table} WHERE "minute" < $1`, [BigInt(minute)]);
     }
-    return { deletedRows, droppedPartitions: 0 };
+    return { rows, droppedPartitions: 0 };
   });
 }
 

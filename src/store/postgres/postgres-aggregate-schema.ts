@@ -135,10 +135,10 @@ export class DayPartitions {
 
   /**
    * Drops the partitions of days that end at or before `minute` (retention),
-   * whether this process or another created them; returns how many. Under the
-   * schema lock, like creation, and in the same queue.
+   * whether this process or another created them; returns how many and the
+   * rows they held. Under the schema lock, like creation, and in the same queue.
    */
-  dropBefore(minute: number): Promise<number> {
+  dropBefore(minute: number): Promise<{ partitions: number; rows: number }> {
     const run = this.pending.then(() =>
       this.db.transaction(async (tx) => {
         await tx.query(SCHEMA_LOCK_SQL);
@@ -148,22 +148,26 @@ export class DayPartitions {
            WHERE i.inhparent = 'agg_minute'::regclass`,
         );
         const dropped: number[] = [];
+        let held = 0;
         for (const { name } of rows) {
           const day = dayOfPartition(name);
           if (day === undefined || (day + 1) * MINUTES_PER_DAY > minute) continue;
+          // Counted for the retention metric: a day's partition is dropped once, so the scan is rare.
+          const [count] = await tx.query<{ n: number }>(`SELECT count(*)::float8 AS n FROM ${name}`);
+          held += count?.n ?? 0;
           await tx.query(`DROP TABLE ${name}`);
           dropped.push(day);
         }
-        return dropped;
+        return { days: dropped, rows: held };
       }),
     );
     this.pending = run.then(
       () => undefined,
       () => undefined,
     );
-    return run.then((days) => {
+    return run.then(({ days, rows }) => {
       for (const day of days) this.known.delete(day);
-      return days.length;
+      return { partitions: days.length, rows };
     });
   }
 

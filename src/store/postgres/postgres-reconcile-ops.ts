@@ -138,7 +138,7 @@ export async function deleteMinutesBefore(
   partitions: DayPartitions,
   minute: number,
 ): Promise<RetentionResult> {
-  const droppedPartitions = await partitions.dropBefore(minute);
+  const dropped = await partitions.dropBefore(minute);
   const deleted = await db.transaction(async (tx) => {
     const minutes = await tx.query<{ n: number }>(
       'WITH d AS (DELETE FROM agg_minute WHERE minute < $1::int RETURNING 1) SELECT count(*)::float8 AS n FROM d',
@@ -150,7 +150,7 @@ export async function deleteMinutesBefore(
     );
     return (minutes[0]?.n ?? 0) + (late[0]?.n ?? 0);
   });
-  return { deletedRows: deleted, droppedPartitions };
+  return { rows: deleted + dropped.rows, droppedPartitions: dropped.partitions };
 }
 
 export async function lateHours(db: PostgresDatabase, beforeMinute: number): Promise<number[]> {

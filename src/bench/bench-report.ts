@@ -212,6 +212,7 @@ export function benchmarksMarkdown(
     `- query: ${runsOf(q, (r) => `p99 ${ms(r.queries.p99, 1)} (${int(r.queries.answered)} queries, ${r.queries.failed} failed)`)}`,
     `- aggregate: ${runsOf(s.aggregate, (r) => `${int(r.eventsPerCpuSecond)} per CPU-second, ${int(r.events)} events in ${r.wallSeconds.toFixed(1)} s`)}`,
     `- direct-db: ${runsOf(dd, (r) => `PostgreSQL ${int(r.directDb.answeredPerSecond)}/s vs adtally ${int(r.adtally.answeredPerSecond)}/s`)}`,
+    `- reconcile: ${runsOf(s.reconcile, (r) => `${r.secondsPerMillion.toFixed(2)} s per million events (${int(r.events)} events, ${int(r.archiveRows)} archive rows read, ${int(r.minutesChecked)} minutes checked)`)}`,
     '',
   ];
   if (chartFile !== undefined) {

@@ -18,6 +18,7 @@ import {
 } from './scenarios.js';
 import { postgresSeries } from './postgres-series-scenario.js';
 import { aggregate, exactness, query } from './stored-data-scenarios.js';
+import { reconcileBench } from './reconcile-scenario.js';
 import { throughputWithWrk } from './wrk-scenario.js';
 
 function currentCommit(): string {
@@ -84,6 +85,7 @@ export async function runBench(
   if (wants('aggregate')) s.aggregate = await aggregate(ctx);
   if (wants('direct-db')) s.directDb = await directDb(ctx);
   if (wants('exactness')) s.exactness = await exactness(ctx);
+  if (wants('reconcile')) s.reconcile = await reconcileBench(ctx);
   return {
     ...headline(s),
     date: new Date().toISOString(),

@@ -39,7 +39,7 @@ function servingPlusLate(
   return inMinutes(sum, from, to);
 }
 
-const sorted = (m: Map<string, MinuteDelta>): MinuteDelta[] =>
+const sorted = (m: Map<unknown, MinuteDelta>): MinuteDelta[] =>
   [...m.values()].sort((a, b) => a.ad - b.ad || a.minute - b.minute);
 
 describe('recompute', () => {

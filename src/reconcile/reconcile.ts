@@ -1,4 +1,10 @@
-import { COUNT_FIELDS, emptyCounts, isZeroCounts, type CountField } from '../aggregate/counts.js';
+import {
+  COUNT_FIELDS,
+  emptyCounts,
+  isZeroCounts,
+  type BucketCounts,
+  type CountField,
+} from '../aggregate/counts.js';
 import { MINUTE_MS } from '../aggregate/minute.js';
 import {
   ReconcileRaceError,
@@ -7,7 +13,7 @@ import {
   type ReconcileSnapshot,
 } from '../store/aggregate-store.js';
 import { archiveEvents, type ArchiveSelection } from './archive-events.js';
-import { dedupContextMs, recompute, type RecomputedEvent } from './recompute.js';
+import { cellKey, dedupContextMs, recompute, type RecomputedEvent } from './recompute.js';
 
 /** Cuts per log partition: the offset below which the archive must hold every row. */
 export type Cuts = ReadonlyMap<number, number>;
@@ -94,7 +100,7 @@ export function hoursOf(fromMinute: number, toMinute: number): [number, number][
   return pieces;
 }
 
-const keyOf = (d: MinuteDelta): string => `${d.ad}:${d.minute}`;
+const ZERO: Readonly<BucketCounts> = emptyCounts();
 
 /** The cuts of a snapshot, and the consumers whose offset the repair must find unchanged. */
 function cutsOf(
@@ -157,23 +163,36 @@ async function reconcileHour(
       }
     };
     const recomputed = await recompute(counted(), { ...deps, fromMinute, toMinute });
-    const serving = new Map(
-      snapshot.serving.filter((d) => !isZeroCounts(d.counts)).map((d) => [keyOf(d), d]),
-    );
-    const keys = new Set([...serving.keys(), ...recomputed.keys(), ...snapshot.late.map(keyOf)]);
+    const keyOf = (d: MinuteDelta): number => cellKey(d.ad, d.minute, fromMinute);
+    const serving = new Map<number, MinuteDelta>();
+    for (const d of snapshot.serving) if (!isZeroCounts(d.counts)) serving.set(keyOf(d), d);
     const replace: MinuteDelta[] = [];
     let differences: Difference[] = [];
-    for (const key of keys) {
-      const [ad, minute] = key.split(':').map(Number) as [number, number];
-      const before = serving.get(key)?.counts ?? emptyCounts();
-      const after = recomputed.get(key)?.counts ?? emptyCounts();
-      const differing = COUNT_FIELDS.filter((f) => before[f] !== after[f]);
-      if (differing.length === 0) continue;
-      replace.push({ ad, minute, counts: after });
-      for (const field of differing) {
+    const compare = (ad: number, minute: number, before: BucketCounts, after: BucketCounts): void => {
+      let differs = false;
+      for (const field of COUNT_FIELDS) {
+        if (before[field] === after[field]) continue;
+        differs = true;
         differences.push({ ad, minute: iso(minute), field, before: before[field], after: after[field] });
       }
+      if (!differs) return;
+      replace.push({ ad, minute, counts: after });
       if (differences.length > 10 * MAX_DIFFERENCES) differences = keepLargest(differences, MAX_DIFFERENCES);
+    };
+    let checked = 0;
+    for (const [key, stored] of serving) {
+      checked++;
+      compare(stored.ad, stored.minute, stored.counts, recomputed.get(key)?.counts ?? ZERO);
+    }
+    for (const [key, computed] of recomputed) {
+      if (serving.has(key)) continue;
+      checked++;
+      compare(computed.ad, computed.minute, ZERO, computed.counts);
+    }
+    // A late row of a minute neither side counts still changes the store (it is subtracted).
+    for (const late of snapshot.late) {
+      const key = keyOf(late);
+      if (!serving.has(key) && !recomputed.has(key)) checked++;
     }
     try {
       await deps.store.repair({ replace, subtractLate: snapshot.late, expectOffsets: expect });
@@ -188,13 +207,13 @@ async function reconcileHour(
         from: iso(fromMinute),
         to: iso(toMinute),
         cut: Object.fromEntries([...cuts].map(([p, offset]) => [String(p), offset])),
-        minutesChecked: keys.size,
+        minutesChecked: checked,
         repaired: replace.length,
         lateEventsFolded,
         archiveRows,
         retries: attempt,
       },
-      equal: keys.size - replace.length,
+      equal: checked - replace.length,
       repairedRows: replace,
       differences: keepLargest(differences, MAX_DIFFERENCES),
     };

@@ -84,10 +84,10 @@ export function archiveEventsSql(
 
 /** The rows of one DuckDB chunk of archiveEventsSql, appended to `into`. */
 function eventsOf(chunk: DuckDBDataChunk, into: RecomputedEvent[]): void {
-  const [partition, offset, code, eventMs, receivedMs, tokenTs, ad, imp, origin] = Array.from(
-    { length: 9 },
-    (_, i) => chunk.getColumnVector(i),
-  ) as DuckDBVector[];
+  const [partition, offset, code, eventMs, receivedMs, tokenTs, ad, imp, origin] = Array.from<
+    unknown,
+    DuckDBVector
+  >({ length: 9 }, (_, i) => chunk.getColumnVector(i));
   for (let row = 0; row < chunk.rowCount; row++) {
     const c = code!.getItem(row) as number | null;
     const type = c === null ? undefined : EVENT_TYPES[c >> 3];

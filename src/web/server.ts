@@ -106,6 +106,7 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
 /** Builds the routing table and returns the node:http request listener. */
 export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean) {
   const { tracking, api, metrics } = app;
+  metrics.watchReadiness(app.readiness.checks);
   const routes = new Map<string, Route>([
     ['/healthz', { name: 'healthz', methods: { GET: (_q, res) => sendJson(res, 200, { status: 'ok' }) } }],
     ['/readyz', { name: 'readyz', methods: { GET: (_q, res) => readyz(app.readiness, res) } }],

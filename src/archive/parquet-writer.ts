@@ -71,8 +71,13 @@ export interface WrittenFile {
  * final name, and the directory is fsync'd. A name without `.tmp` is thus
  * always a whole, durable file; a crash leaves at most a `.tmp`, which the
  * archiver deletes at its next start.
+ *
+ * Writes are queued: the archivers of several partitions (`adtally worker`)
+ * may share one writer, and its staging table holds one file's rows at a time.
  */
 export class ParquetArchiveWriter {
+  private queue: Promise<unknown> = Promise.resolve();
+
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
@@ -94,7 +99,14 @@ export class ParquetArchiveWriter {
    * `finalPath`, durably and atomically, creating its directories. A file of
    * that name already there is replaced (the rerun of an uncommitted range).
    */
-  async write(finalPath: string, rows: readonly ArchivedEvent[]): Promise<WrittenFile> {
+  write(finalPath: string, rows: readonly ArchivedEvent[]): Promise<WrittenFile> {
+    const work = (): Promise<WrittenFile> => this.writeNow(finalPath, rows);
+    const result = this.queue.then(work, work);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async writeNow(finalPath: string, rows: readonly ArchivedEvent[]): Promise<WrittenFile> {
     if (rows.length === 0) throw new RangeError('an archive file needs at least one row');
     const tmp = `${finalPath}${TMP_SUFFIX}`;
     await ensureDir(dirname(finalPath));

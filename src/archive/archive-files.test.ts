@@ -9,7 +9,7 @@ import {
   listArchiveHours,
   removeUncommitted,
 } from './archive-files.js';
-import { archiveFileName, hourDir } from './archive-layout.js';
+import { archiveFileName, archiveTmpName, hourDir } from './archive-layout.js';
 
 const name = (partition: number | undefined, first: number, last: number): string =>
   archiveFileName({ partition, first, last });
@@ -26,6 +26,9 @@ void test('isUncommitted names the .tmp files and the uncommitted final files of
     [name(3, 100, 190), 4, 100, false],
     [`${name(4, 0, 5)}.tmp`, 3, 100, false],
     [`${name(3, 0, 5)}.tmp`, 3, 100, true],
+    // The name the writer uses: hidden, so Spark and pyarrow never list a file being written.
+    [archiveTmpName(name(3, 0, 5)), 3, 100, true],
+    [archiveTmpName(name(undefined, 0, 5)), 3, 100, false],
     // Not the archive's: never touched.
     ['notes.txt', undefined, 0, false],
     ['part-1-2.parquet.bak', undefined, 0, false],

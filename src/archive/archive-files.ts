@@ -3,6 +3,12 @@ import { join } from 'node:path';
 import { fsyncDirectory } from '../log/file/segment-files.js';
 import { TMP_SUFFIX, parseArchiveFileName, parseHourDir } from './archive-layout.js';
 
+/** The final name a file being written will have (archiveTmpName's inverse; also takes a bare `<name>.tmp`). */
+function finalNameOfTmp(name: string): string {
+  const bare = name.slice(0, -TMP_SUFFIX.length);
+  return bare.startsWith('.') ? bare.slice(1) : bare;
+}
+
 /** One `dt=/hour=` directory of the archive. */
 export interface ArchiveHour {
   readonly hourMs: number;
@@ -35,7 +41,7 @@ export async function listArchiveHours(root: string): Promise<ArchiveHour[]> {
  */
 export function isUncommitted(name: string, partition: number | undefined, committed: number): boolean {
   const tmp = name.endsWith(TMP_SUFFIX);
-  const parsed = parseArchiveFileName(tmp ? name.slice(0, -TMP_SUFFIX.length) : name);
+  const parsed = parseArchiveFileName(tmp ? finalNameOfTmp(name) : name);
   if (parsed === undefined || parsed.partition !== partition) return false;
   return tmp || parsed.first >= committed;
 }

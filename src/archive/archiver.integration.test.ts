@@ -18,7 +18,7 @@ import { ArchiveMetrics } from '../metrics/archive-metrics.js';
 import type { AggregateStore } from '../store/aggregate-store.js';
 import { DuckDbAggregateStore } from '../store/duckdb/duckdb-aggregate-store.js';
 import { DuckDbDatabase } from '../store/duckdb/duckdb-database.js';
-import { archiveFileName, hourDir, hourOf } from './archive-layout.js';
+import { archiveFileName, archiveTmpName, hourDir, hourOf } from './archive-layout.js';
 import { Archiver, type ArchiveFileWriter, type ArchiverOptions } from './archiver.js';
 import { ParquetArchiveWriter } from './parquet-writer.js';
 
@@ -192,7 +192,7 @@ void test('a crash between the rename and the commit leaves files the rerun repl
     writeFileSync(
       join(
         strayHour,
-        `${archiveFileName({ partition: undefined, first: committed, last: committed + 1 })}.tmp`,
+        archiveTmpName(archiveFileName({ partition: undefined, first: committed, last: committed + 1 })),
       ),
       'torn',
     );

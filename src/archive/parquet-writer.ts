@@ -1,5 +1,5 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   BIGINT,
   DuckDBInstance,
@@ -13,7 +13,7 @@ import {
 } from '@duckdb/node-api';
 import { fsyncDirectory } from '../log/file/segment-files.js';
 import { appendColumns } from '../store/duckdb/column-appender.js';
-import { TMP_SUFFIX } from './archive-layout.js';
+import { archiveTmpName } from './archive-layout.js';
 import { sqlString } from './archive-scan.js';
 import { ARCHIVE_COLUMNS, archiveTableDdl, type ArchivedEvent } from './archive-schema.js';
 
@@ -67,7 +67,7 @@ export interface WrittenFile {
  * time; callers serialise.
  *
  * Crash safety of one file (docs/BATCH.md, "The raw archive"): the rows go
- * to `<final>.tmp` by `COPY ... TO`, the file is fsync'd, renamed to its
+ * to `.<final>.tmp` (archiveTmpName) by `COPY ... TO`, the file is fsync'd, renamed to its
  * final name, and the directory is fsync'd. A name without `.tmp` is thus
  * always a whole, durable file; a crash leaves at most a `.tmp`, which the
  * archiver deletes at its next start.
@@ -108,7 +108,7 @@ export class ParquetArchiveWriter {
 
   private async writeNow(finalPath: string, rows: readonly ArchivedEvent[]): Promise<WrittenFile> {
     if (rows.length === 0) throw new RangeError('an archive file needs at least one row');
-    const tmp = `${finalPath}${TMP_SUFFIX}`;
+    const tmp = join(dirname(finalPath), archiveTmpName(basename(finalPath)));
     await ensureDir(dirname(finalPath));
     try {
       const appender = await this.connection.createAppender(STAGE);

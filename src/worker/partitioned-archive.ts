@@ -54,7 +54,8 @@ export class PartitionedArchive {
     const consumer = this.consumerOf(partition);
     const epoch = await this.options.store.claimOwnership(consumer);
     const archiver = await Archiver.start({
-      log: lease.reader,
+      // Its own reader: the archiver's position is not the aggregation's lag.
+      log: lease.sideReader ?? lease.reader,
       store: this.options.store,
       loadAds: this.options.loadAds,
       writer: this.options.writer,

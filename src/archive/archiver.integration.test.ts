@@ -235,6 +235,24 @@ void test('a disk fault in a roll is reported, retried from the last commit, and
     assert.equal(await archiver.flushNow(), s.log.durableEnd());
     await archiver.check();
     await archiver.stop();
+    // A flush that cannot complete says why, in time.
+    const stuck = await Archiver.start(
+      s.options({
+        writer: { write: () => Promise.reject(new Error('EIO: i/o error')) },
+        store: { loadCheckpoint: () => Promise.resolve(undefined), commit: () => Promise.resolve() },
+        root: join(s.dir, 'stuck'),
+        consumer: 'stuck',
+      }),
+    );
+    await assert.rejects(stuck.flushNow(300), (err: Error) => {
+      assert.equal(err.name, 'ArchiveFlushTimeoutError');
+      assert.match(
+        err.message,
+        /did not reach log offset \d+ within 300 ms \(committed 0; failing: EIO: i\/o error\)/,
+      );
+      return true;
+    });
+    await stuck.abandon();
     assert.equal((await metrics.faults.get()).values[0]?.value, 2);
     await assertArchiveEqualsLog(s);
   } finally {

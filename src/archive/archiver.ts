@@ -55,6 +55,26 @@ const STOP_ROLL_TRIES = 3;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How long `flushNow` waits by default. */
+const DEFAULT_FLUSH_TIMEOUT_MS = 30_000;
+
+/** `flushNow` gave up: the archive does not cover the log up to `target` yet (retriable). */
+export class ArchiveFlushTimeoutError extends Error {
+  override readonly name = 'ArchiveFlushTimeoutError';
+  readonly retriable = true;
+
+  constructor(
+    readonly target: number,
+    readonly committed: number,
+    timeoutMs: number,
+    why: string,
+  ) {
+    super(
+      `the archive did not reach log offset ${target} within ${timeoutMs} ms (committed ${committed}; ${why})`,
+    );
+  }
+}
+
 interface FlushWaiter {
   readonly target: number;
   readonly resolve: (committed: number) => void;
@@ -124,13 +144,33 @@ export class Archiver {
    * Closes files now instead of at the end of the roll interval, and resolves
    * with the committed offset once it has reached the log's durable end as
    * of this call (so it covers whatever any other consumer had read then:
-   * what reconciliation needs). Rejects if the archiver stops first.
+   * what reconciliation needs). Rejects if the archiver stops first, or with
+   * an ArchiveFlushTimeoutError after `timeoutMs` (a fault keeps it from
+   * committing, or it has a long backlog to archive first).
    */
-  flushNow(): Promise<number> {
+  flushNow(timeoutMs = DEFAULT_FLUSH_TIMEOUT_MS): Promise<number> {
     const target = this.options.log.durableEnd();
     if (this.committed.offset >= target) return Promise.resolve(this.committed.offset);
     if (!this.running) return Promise.reject(new Error('the archiver is stopped'));
-    return new Promise((resolve, reject) => this.waiters.push({ target, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const waiter: FlushWaiter = {
+        target,
+        resolve: (offset) => {
+          clearTimeout(timer);
+          resolve(offset);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        const why = this.failure === undefined ? 'still archiving' : `failing: ${this.failure.message}`;
+        reject(new ArchiveFlushTimeoutError(target, this.committed.offset, timeoutMs, why));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
   }
 
   /** Archives everything durable now, commits it, and stops: a clean stop leaves every event readable. */

@@ -1,6 +1,7 @@
 import { readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDirectory } from '../log/file/segment-files.js';
+import type { ArchiveDeletion } from '../retention/data-retention.js';
 import { TMP_SUFFIX, parseArchiveFileName, parseHourDir } from './archive-layout.js';
 
 /** The final name a file being written will have (archiveTmpName's inverse; also takes a bare `<name>.tmp`). */
@@ -78,12 +79,6 @@ export async function removeUncommitted(
     removed += await removeUncommittedIn(dir, partition, committed);
   }
   return removed;
-}
-
-export interface ArchiveDeletion {
-  readonly hours: number;
-  readonly files: number;
-  readonly bytes: number;
 }
 
 /**

@@ -8,7 +8,10 @@ import { AdOwners, type LoadAds } from './ad-owners.js';
 import { removeUncommitted, removeUncommittedIn } from './archive-files.js';
 import { archiveFileName, hourDir, hourOf } from './archive-layout.js';
 import type { ArchivedEvent } from './archive-schema.js';
+import { FlushWaiters } from './flush-waiters.js';
 import type { WrittenFile } from './parquet-writer.js';
+
+export { ArchiveFlushTimeoutError } from './flush-waiters.js';
 
 /** What writes one file of the archive (ParquetArchiveWriter; a test wraps it to inject faults). */
 export interface ArchiveFileWriter {
@@ -53,33 +56,10 @@ const ROW_OVERHEAD_BYTES = 256;
 /** Tries of the last roll when stopping before giving up (the log keeps the events; the next start archives them). */
 const STOP_ROLL_TRIES = 3;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** How long `flushNow` waits by default. */
 const DEFAULT_FLUSH_TIMEOUT_MS = 30_000;
 
-/** `flushNow` gave up: the archive does not cover the log up to `target` yet (retriable). */
-export class ArchiveFlushTimeoutError extends Error {
-  override readonly name = 'ArchiveFlushTimeoutError';
-  readonly retriable = true;
-
-  constructor(
-    readonly target: number,
-    readonly committed: number,
-    timeoutMs: number,
-    why: string,
-  ) {
-    super(
-      `the archive did not reach log offset ${target} within ${timeoutMs} ms (committed ${committed}; ${why})`,
-    );
-  }
-}
-
-interface FlushWaiter {
-  readonly target: number;
-  readonly resolve: (committed: number) => void;
-  readonly reject: (err: Error) => void;
-}
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Copies the event log into the raw archive (SPEC 4.5, issue 10): every
@@ -107,7 +87,7 @@ export class Archiver {
   private loop: Promise<void> | undefined;
   private failure: Error | undefined;
   private retryDelay: number;
-  private waiters: FlushWaiter[] = [];
+  private readonly waiters = new FlushWaiters();
   private readonly owners: AdOwners;
   private readonly now: () => number;
   private readonly label: string;
@@ -152,25 +132,10 @@ export class Archiver {
     const target = this.options.log.durableEnd();
     if (this.committed.offset >= target) return Promise.resolve(this.committed.offset);
     if (!this.running) return Promise.reject(new Error('the archiver is stopped'));
-    return new Promise((resolve, reject) => {
-      const waiter: FlushWaiter = {
-        target,
-        resolve: (offset) => {
-          clearTimeout(timer);
-          resolve(offset);
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        const why = this.failure === undefined ? 'still archiving' : `failing: ${this.failure.message}`;
-        reject(new ArchiveFlushTimeoutError(target, this.committed.offset, timeoutMs, why));
-      }, timeoutMs);
-      this.waiters.push(waiter);
-    });
+    return this.waiters.wait(target, timeoutMs, () => ({
+      committed: this.committed.offset,
+      why: this.failure === undefined ? 'still archiving' : `failing: ${this.failure.message}`,
+    }));
   }
 
   /** Archives everything durable now, commits it, and stops: a clean stop leaves every event readable. */
@@ -261,7 +226,7 @@ export class Archiver {
       const read = await this.readBatch();
       const due = this.now() - this.lastRoll >= this.options.rollIntervalMs;
       const full = this.bufferedBytes >= this.options.rollBytes;
-      if (this.offset > this.committed.offset && (due || full || this.waiters.length > 0)) await this.roll();
+      if (this.offset > this.committed.offset && (due || full || this.waiters.pending)) await this.roll();
       metrics.lag.set({ partition: this.label }, Math.max(0, log.durableEnd() - this.committed.offset));
       if (read === 0) {
         // Recovered and caught up: nothing is left that a fault could still keep out of the archive.
@@ -397,12 +362,7 @@ export class Archiver {
     this.failure = undefined;
     this.retryDelay = this.options.retryDelayMs ?? 1_000;
     this.dropBuffer();
-    const still: FlushWaiter[] = [];
-    for (const waiter of this.waiters) {
-      if (waiter.target <= this.committed.offset) waiter.resolve(this.committed.offset);
-      else still.push(waiter);
-    }
-    this.waiters = still;
+    this.waiters.settle(this.committed.offset);
   }
 
   /** Sleeps `ms`, or less when stopped meanwhile. */
@@ -428,11 +388,7 @@ export class Archiver {
   }
 
   private rejectWaiters(err: Error): void {
-    for (const waiter of this.waiters) {
-      if (waiter.target <= this.committed.offset) waiter.resolve(this.committed.offset);
-      else waiter.reject(err);
-    }
-    this.waiters = [];
+    this.waiters.end(this.committed.offset, err);
   }
 
   private print(line: string): void {

@@ -23,6 +23,7 @@ export const SCENARIOS = [
   'query',
   'postgres-series',
   'aggregate',
+  'archive',
   'direct-db',
   'exactness',
   'reconcile',
@@ -53,6 +54,8 @@ export interface BenchPlan {
   readonly aggregateEvents: number;
   /** Events of the hour the `reconcile` scenario archives and reconciles. */
   readonly reconcileEvents: number;
+  /** Events of the stored log the `archive` scenario writes to Parquet. */
+  readonly archiveEvents: number;
   readonly directDbRequests: number;
   readonly directDbConnections: number;
   readonly exactnessMs: number;
@@ -79,6 +82,7 @@ const FULL: BenchPlan = {
   queryMs: 15_000,
   aggregateEvents: 5_000_000,
   reconcileEvents: 1_000_000,
+  archiveEvents: 2_000_000,
   directDbRequests: 30_000,
   directDbConnections: 100,
   exactnessMs: 60_000,
@@ -98,6 +102,7 @@ const QUICK: BenchPlan = {
   queryMs: 3_000,
   aggregateEvents: 200_000,
   reconcileEvents: 200_000,
+  archiveEvents: 200_000,
   directDbRequests: 3_000,
   exactnessMs: 10_000,
   exactnessRate: 1_000,

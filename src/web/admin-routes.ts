@@ -11,7 +11,7 @@ export interface AdminDeps {
 }
 
 /** Failures a caller can wait out: the archive behind the aggregation, a consumer that kept moving. */
-const RETRIABLE = new Set(['ArchiveBehindError', 'ReconcileRaceError']);
+const RETRIABLE = new Set(['ArchiveBehindError', 'ArchiveFlushTimeoutError', 'ReconcileRaceError']);
 
 /** `{from?, to?}`, or no body at all (the default range). */
 async function rangeBody(req: IncomingMessage): Promise<{ from?: string; to?: string }> {

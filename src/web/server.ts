@@ -59,6 +59,7 @@ interface Route {
 }
 
 const AD_PATH = /^\/api\/v1\/ads\/([1-9][0-9]{0,9})$/;
+const ADVERTISER_KEY_PATH = /^\/api\/v1\/advertisers\/([1-9][0-9]{0,9})\/key$/;
 const AGGREGATES_PATH = /^\/api\/v1\/(ads|campaigns)\/([1-9][0-9]{0,9})\/aggregates$/;
 
 /** Adds the advertiser API's fixed routes to `routes`; returns the resolver of its routes with ids. */
@@ -99,6 +100,14 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
         },
       };
     }
+    const keyMatch = ADVERTISER_KEY_PATH.exec(path);
+    if (keyMatch !== null) {
+      const id = Number(keyMatch[1]);
+      return {
+        name: 'advertiser_key',
+        methods: { POST: authed((req, res, p) => catalogR.rotateKey(req, res, p, id)) },
+      };
+    }
     const aggMatch = AGGREGATES_PATH.exec(path);
     if (aggMatch !== null) {
       const id = Number(aggMatch[2]);
@@ -115,6 +124,7 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
 /** Builds the routing table and returns the node:http request listener. */
 export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean) {
   const { tracking, api, metrics } = app;
+  metrics.watchReadiness(app.readiness.checks);
   const routes = new Map<string, Route>([
     ['/healthz', { name: 'healthz', methods: { GET: (_q, res) => sendJson(res, 200, { status: 'ok' }) } }],
     ['/readyz', { name: 'readyz', methods: { GET: (_q, res) => readyz(app.readiness, res) } }],

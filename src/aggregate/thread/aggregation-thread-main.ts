@@ -7,9 +7,12 @@
  * to answer a click.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { Archiver } from '../../archive/archiver.js';
+import { ParquetArchiveWriter } from '../../archive/parquet-writer.js';
 import { EmbeddedDedup } from '../../dedup/embedded-dedup.js';
 import { openLogFollower, type LogFollowSpec } from '../../log/open-event-log.js';
 import { AggregationMetrics } from '../../metrics/aggregation-metrics.js';
+import { ArchiveMetrics } from '../../metrics/archive-metrics.js';
 import type { AggregateStore } from '../../store/aggregate-store.js';
 import { DuckDbAggregateStore, type CommittedChange } from '../../store/duckdb/duckdb-aggregate-store.js';
 import { DuckDbCatalogStore } from '../../store/duckdb/duckdb-catalog-store.js';
@@ -47,6 +50,11 @@ function post(message: FromThread, transfer: ArrayBuffer[] = []): void {
 }
 
 function tell(change: CommittedChange): void {
+  if (change.kind === 'add' && change.consumer !== config.consumer) {
+    // The archiver's commit (no deltas): only its position matters to the request thread.
+    post({ type: 'archive-committed', offset: change.checkpoint.offset });
+    return;
+  }
   if (change.kind === 'add') {
     const deltas = packDeltas(change.deltas);
     post(
@@ -149,17 +157,40 @@ async function start(): Promise<void> {
     allowedLatenessMs: config.allowedLatenessMs,
     clickTtlMs: config.clickTtlMs,
   });
+  // The archiver reads the log through a follower of its own and commits its position in the same store.
+  const archiveLog = await openLogFollower(follow);
+  const archiveWriter = await ParquetArchiveWriter.open();
+  const archiveMetrics = new ArchiveMetrics();
+  const archiver = await Archiver.start({
+    log: archiveLog,
+    store: aggregates,
+    loadAds: () => catalog.listAds(),
+    writer: archiveWriter,
+    root: config.archive.root,
+    consumer: config.archive.consumer,
+    rollIntervalMs: config.archive.rollIntervalMs,
+    rollBytes: config.archive.rollBytes,
+    metrics: archiveMetrics,
+  });
+  const coverage = archiveCheckpointCoverage(aggregates, {
+    consumerOf: () => config.archive.consumer,
+    waitMs: 0,
+  });
   const reconciliation =
     config.reconcile === undefined
       ? undefined
       : startReconcileService({
           store: withLateHoursTold(aggregates, tellLateHours),
-          archiveRoot: config.reconcile.archiveRoot,
+          archiveRoot: config.archive.root,
           dataDir: config.reconcile.dataDir,
           consumerPrefix: config.consumer,
           partitionOf: (consumer) => (consumer === config.consumer ? 0 : undefined),
-          // The archiver's committed position (consumer `archive`) must cover the cut.
-          ensureArchived: archiveCheckpointCoverage(aggregates, { consumerOf: () => 'archive', waitMs: 0 }),
+          // The archiver closes its files up to the log's durable end (past any cut read before),
+          // and its committed position (consumer `archive`) must then cover the cut.
+          ensureArchived: async (cuts) => {
+            await archiver.flushNow();
+            await coverage(cuts);
+          },
           allowedLatenessMs: config.allowedLatenessMs,
           clickTtlMs: config.clickTtlMs,
           graceMs: config.reconcile.graceMs,
@@ -173,6 +204,7 @@ async function start(): Promise<void> {
   const calls: Record<StoreCall, (...args: never[]) => Promise<unknown>> = {
     'catalog.createAdvertiser': (name: string, hash: string) => catalog.createAdvertiser(name, hash),
     'catalog.findAdvertiserByKeyHash': (hash: string) => catalog.findAdvertiserByKeyHash(hash),
+    'catalog.rotateAdvertiserKey': (id: number, hash: string) => catalog.rotateAdvertiserKey(id, hash),
     'catalog.listAdvertisers': () => catalog.listAdvertisers(),
     'catalog.getAdvertiser': (id: number) => catalog.getAdvertiser(id),
     'catalog.createCampaign': (advertiser: number, name: string) => catalog.createCampaign(advertiser, name),
@@ -190,10 +222,16 @@ async function start(): Promise<void> {
         ? Promise.reject(new Error('reconciliation is not configured in this process'))
         : reconciliation.runner.run(fromMinute, toMinute),
     check: () => worker.check(),
-    metrics: () => metrics.registry.metrics(),
+    'archive-check': () => archiver.check(),
+    'archive-flush': () => archiver.flushNow(),
+    metrics: async () => `${await metrics.registry.metrics()}\n${await archiveMetrics.registry.metrics()}`,
     stop: async () => {
+      // SIGTERM: the aggregation commits what it read; the archiver archives everything durable, so all is readable.
       await reconciliation?.stop();
       await worker.stop();
+      await archiver.stop();
+      archiveWriter.close();
+      await archiveLog.close();
       await log.close();
       await reads.close();
       await catalogDb.close();
@@ -215,7 +253,12 @@ async function start(): Promise<void> {
       (err: unknown) => post({ type: 'reply', id: message.id, error: serializeError(err) }),
     );
   });
-  post({ type: 'ready', committedOffset: worker.committedOffset(), watermark: worker.committedWatermark() });
+  post({
+    type: 'ready',
+    committedOffset: worker.committedOffset(),
+    watermark: worker.committedWatermark(),
+    archiveCommittedOffset: archiver.committedOffset(),
+  });
 }
 
 start().catch((err: unknown) => post({ type: 'start-failed', error: serializeError(err) }));

@@ -40,12 +40,29 @@ interface Waiter {
  * watermark as they were last told, and the minute index kept in step with
  * every commit. Series queries the index covers never leave this thread.
  */
+/** Every CatalogStore call the request thread forwards (all but close); the type keeps it complete. */
+const CATALOG_CALLS: Record<CatalogCall, true> = {
+  createAdvertiser: true,
+  findAdvertiserByKeyHash: true,
+  rotateAdvertiserKey: true,
+  listAdvertisers: true,
+  getAdvertiser: true,
+  createCampaign: true,
+  getCampaign: true,
+  listCampaigns: true,
+  createAd: true,
+  updateAd: true,
+  listAds: true,
+  ping: true,
+};
+
 export class AggregationThread {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private committed = 0;
   /** Hours holding agg_late rows, as last told; unknown (Infinity) until then. */
   private lateHours = Number.POSITIVE_INFINITY;
+  private archiveCommitted = 0;
   private watermark: number | undefined;
   private waiters: Waiter[] = [];
   private stopping = false;
@@ -66,21 +83,12 @@ export class AggregationThread {
       (name: CatalogCall) =>
       (...args: unknown[]) =>
         call(`catalog.${name}`, args);
+    // From the record of every call, so a method added to CatalogStore cannot be left out here.
     this.catalogStore = {
-      createAdvertiser: catalog('createAdvertiser'),
-      findAdvertiserByKeyHash: catalog('findAdvertiserByKeyHash'),
-      listAdvertisers: catalog('listAdvertisers'),
-      getAdvertiser: catalog('getAdvertiser'),
-      createCampaign: catalog('createCampaign'),
-      getCampaign: catalog('getCampaign'),
-      listCampaigns: catalog('listCampaigns'),
-      createAd: catalog('createAd'),
-      updateAd: catalog('updateAd'),
-      listAds: catalog('listAds'),
-      ping: catalog('ping'),
+      ...Object.fromEntries(Object.keys(CATALOG_CALLS).map((name) => [name, catalog(name as CatalogCall)])),
       // The thread closes the store when it stops.
       close: () => Promise.resolve(),
-    } as CatalogStore;
+    } as unknown as CatalogStore;
     const index = options.index;
     this.queries = {
       series: (ads, fromMinute, toMinute, bucketMinutes) =>
@@ -110,6 +118,7 @@ export class AggregationThread {
           worker.off('exit', onExit);
           thread.watchForDeath();
           thread.advance(message.committedOffset, message.watermark);
+          thread.archiveCommitted = message.archiveCommittedOffset;
           resolve();
         } else if (message.type === 'start-failed') {
           reject(new AggregationThreadError(message.error));
@@ -159,6 +168,25 @@ export class AggregationThread {
    */
   reconcile(fromMinute: number, toMinute: number): Promise<ReconcileRun> {
     return this.call('reconcile', [fromMinute, toMinute]) as Promise<ReconcileRun>;
+  }
+
+  /** Offset below which every log record is in a committed file of the raw archive. */
+  archiveCommittedOffset(): number {
+    return this.archiveCommitted;
+  }
+
+  /**
+   * Closes the archive's files now; resolves with the archiver's committed
+   * offset once it covers the log's durable end as of the call (what
+   * reconciliation needs before it compares the archive with the store).
+   */
+  archiveFlush(): Promise<number> {
+    return this.call('archive-flush', []) as Promise<number>;
+  }
+
+  /** Rejects while the archiver is recovering from a fault (disk, store), or when the thread is gone. */
+  async checkArchive(): Promise<void> {
+    await this.call('archive-check', []);
   }
 
   /** Rejects while the worker is recovering from a fault, or when the thread is gone. */
@@ -231,6 +259,9 @@ export class AggregationThread {
         return;
       case 'late-hours':
         this.lateHours = message.hours;
+        return;
+      case 'archive-committed':
+        if (message.offset > this.archiveCommitted) this.archiveCommitted = message.offset;
         return;
       default:
         return;

@@ -4,6 +4,12 @@ import { join } from 'node:path';
 import type { ReconcileConfig } from '../config/reconcile-config.js';
 import { pathOfUrl } from '../config/settings.js';
 import { parseKafkaLogUrl } from '../log/kafka/kafka-url.js';
+import { Archiver } from '../archive/archiver.js';
+import { ParquetArchiveWriter } from '../archive/parquet-writer.js';
+import { DEFAULT_ARCHIVE_ROLL_BYTES, DEFAULT_ARCHIVE_ROLL_INTERVAL_MS } from '../config/archive-settings.js';
+import { openFileEventLog } from '../log/file/file-event-log.js';
+import { ArchiveMetrics } from '../metrics/archive-metrics.js';
+import { DuckDbCatalogStore } from '../store/duckdb/duckdb-catalog-store.js';
 import { archiveCheckpointCoverage } from '../reconcile/archive-coverage.js';
 import { formatReport } from '../reconcile/reconcile-report.js';
 import { ReconcileRunner, type ReconcileRun } from '../reconcile/reconcile-runner.js';
@@ -58,6 +64,42 @@ async function reconcileRemotely(
   return { report: body.report, file: body.file ?? '' };
 }
 
+/**
+ * On a stopped serve's data dir, the archiver is run here first, up to the
+ * log's end (Archiver.stop archives and commits everything durable): the
+ * archive then covers whatever the aggregation counted. Opening the log takes
+ * its lock, so no serve can start meanwhile.
+ */
+async function archiveToLogEnd(
+  config: ReconcileConfig,
+  db: DuckDbDatabase,
+  store: AggregateStore,
+): Promise<void> {
+  if (config.log?.startsWith('file:') === false) return;
+  const logDir = pathOfUrl(config.log ?? `file:${join(config.dataDir, 'log')}`);
+  if (!existsSync(logDir)) return;
+  const log = await openFileEventLog(logDir);
+  const catalog = await DuckDbCatalogStore.create(db);
+  const writer = await ParquetArchiveWriter.open();
+  try {
+    const archiver = await Archiver.start({
+      log,
+      store,
+      loadAds: () => catalog.listAds(),
+      writer,
+      root: pathOfUrl(config.archive),
+      consumer: 'archive',
+      rollIntervalMs: DEFAULT_ARCHIVE_ROLL_INTERVAL_MS,
+      rollBytes: DEFAULT_ARCHIVE_ROLL_BYTES,
+      metrics: new ArchiveMetrics(),
+    });
+    await archiver.stop();
+  } finally {
+    writer.close();
+    await log.close();
+  }
+}
+
 /** Reconciles with the store and archive opened here: a stopped serve's data dir, or a PostgreSQL store. */
 async function reconcileHere(
   config: ReconcileConfig,
@@ -102,6 +144,7 @@ export async function runReconcile(config: ReconcileConfig, print: (line: string
     }
     try {
       const store = await DuckDbAggregateStore.create(db);
+      await archiveToLogEnd(config, db, store);
       const run = await reconcileHere(config, store, {
         consumerPrefix: 'serve',
         partitionOf: (consumer) => (consumer === 'serve' ? 0 : undefined),

@@ -11,6 +11,7 @@ import { openFileEventLog } from '../log/file/file-event-log.js';
 import { ArchiveMetrics } from '../metrics/archive-metrics.js';
 import { DuckDbCatalogStore } from '../store/duckdb/duckdb-catalog-store.js';
 import { archiveCheckpointCoverage } from '../reconcile/archive-coverage.js';
+import { serveConsumers, topicConsumers } from '../reconcile/consumers.js';
 import { formatReport } from '../reconcile/reconcile-report.js';
 import { ReconcileRunner, type ReconcileRun } from '../reconcile/reconcile-runner.js';
 import type { ReconcileReport } from '../reconcile/reconcile.js';
@@ -88,7 +89,7 @@ async function archiveToLogEnd(
       loadAds: () => catalog.listAds(),
       writer,
       root: pathOfUrl(config.archive),
-      consumer: 'archive',
+      consumer: serveConsumers().archiveConsumerOf(0),
       rollIntervalMs: DEFAULT_ARCHIVE_ROLL_INTERVAL_MS,
       rollBytes: DEFAULT_ARCHIVE_ROLL_BYTES,
       metrics: new ArchiveMetrics(),
@@ -145,10 +146,13 @@ export async function runReconcile(config: ReconcileConfig, print: (line: string
     try {
       const store = await DuckDbAggregateStore.create(db);
       await archiveToLogEnd(config, db, store);
+      const consumers = serveConsumers();
       const run = await reconcileHere(config, store, {
-        consumerPrefix: 'serve',
-        partitionOf: (consumer) => (consumer === 'serve' ? 0 : undefined),
-        ensureArchived: archiveCheckpointCoverage(store, { consumerOf: () => 'archive', waitMs: 0 }),
+        ...consumers,
+        ensureArchived: archiveCheckpointCoverage(store, {
+          consumerOf: consumers.archiveConsumerOf,
+          waitMs: 0,
+        }),
       });
       print(run.table);
       return 0;
@@ -159,14 +163,11 @@ export async function runReconcile(config: ReconcileConfig, print: (line: string
   const { topic } = parseKafkaLogUrl(config.log ?? '');
   const serving = await openServingStore(config.store, { applicationName: 'adtally-reconcile' });
   try {
+    const consumers = topicConsumers(topic);
     const run = await reconcileHere(config, serving.aggregates, {
-      consumerPrefix: `${topic}/`,
-      partitionOf: (consumer) => {
-        const partition = consumer.slice(topic.length + 1);
-        return /^\d{1,9}$/.test(partition) ? Number(partition) : undefined;
-      },
+      ...consumers,
       ensureArchived: archiveCheckpointCoverage(serving.aggregates, {
-        consumerOf: (p) => `archive/${topic}/${p}`,
+        consumerOf: consumers.archiveConsumerOf,
         waitMs: config.archiveWaitMs,
       }),
     });

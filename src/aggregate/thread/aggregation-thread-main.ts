@@ -26,6 +26,7 @@ import type { OpenHour } from '../../store/minute-index/hour-blocks.js';
 import { storedHoursToLoad, windowStartHourAt } from '../../store/minute-index/minute-index.js';
 import { AggregationWorker } from '../aggregation-worker.js';
 import { archiveCheckpointCoverage } from '../../reconcile/archive-coverage.js';
+import { serveConsumers } from '../../reconcile/consumers.js';
 import { startReconcileService } from '../../reconcile/reconcile-service.js';
 import {
   packDeltas,
@@ -183,8 +184,7 @@ async function start(): Promise<void> {
           store: withLateHoursTold(aggregates, tellLateHours),
           archiveRoot: config.archive.root,
           dataDir: config.reconcile.dataDir,
-          consumerPrefix: config.consumer,
-          partitionOf: (consumer) => (consumer === config.consumer ? 0 : undefined),
+          ...serveConsumers(config.consumer, config.archive.consumer),
           // The archiver closes its files up to the log's durable end (past any cut read before),
           // and its committed position (consumer `archive`) must then cover the cut.
           ensureArchived: async (cuts) => {

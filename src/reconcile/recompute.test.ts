@@ -118,6 +118,27 @@ describe('recompute', () => {
     ]);
   });
 
+  it('counts a log record archived twice (same partition and offset) once', async () => {
+    const base = syntheticArchivedEvents({
+      random: seededRandom(5),
+      events: 1,
+      startMs: START,
+      stepMs: 1,
+      ads: 1,
+    })[0]!;
+    const click: ArchivedEvent = { ...base, type: 'click', outcome: 'ok', offset: 7 };
+    const bot: ArchivedEvent = { ...click, outcome: 'bot', offset: 8 };
+    const minute = minuteOf(click.eventTime);
+    const counts = await recompute(chunked([click, click, bot, bot], 1), {
+      ...OPTIONS,
+      fromMinute: minute,
+      toMinute: minute + 1,
+    });
+    assert.deepEqual(sorted(counts), [
+      { ad: click.ad, minute, counts: { ...emptyCounts(), clicks: 1, clickBot: 1 } },
+    ]);
+  });
+
   it('skips a second forwarded copy of one record entirely', async () => {
     const base = syntheticArchivedEvents({
       random: seededRandom(4),

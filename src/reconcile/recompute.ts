@@ -54,7 +54,9 @@ export function dedupContextMs(options: Pick<RecomputeOptions, 'allowedLatenessM
  * collide in the dedup index (whose "first at this very offset" rule is for
  * the stream's replays). A record forwarded from a collector's spill log
  * whose origin was seen before is a second copy of one event and counts
- * nowhere, as in AggregationWorker.applyClaimed.
+ * nowhere, as in AggregationWorker.applyClaimed. A row whose (partition,
+ * offset) repeats the previous one is the same log record archived twice and
+ * is skipped.
  */
 export async function recompute(
   chunks: AsyncIterable<readonly RecomputedEvent[]>,
@@ -70,8 +72,14 @@ export async function recompute(
   const counts = new Map<number, MinuteDelta>();
   const { fromMinute, toMinute } = options;
   let position = 0;
+  let lastPartition = Number.NaN;
+  let lastOffset = Number.NaN;
   for await (const chunk of chunks) {
     for (const row of chunk) {
+      // One log record in two files (a fenced archiver's leftover, docs/BATCH.md) is one event.
+      if (row.offset === lastOffset && row.partition === lastPartition) continue;
+      lastPartition = row.partition;
+      lastOffset = row.offset;
       position++;
       if (row.origin !== undefined) {
         if (origins.has(row.origin)) continue;

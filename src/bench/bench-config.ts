@@ -101,7 +101,7 @@ const QUICK: BenchPlan = {
   queryAds: 1_000,
   queryMs: 3_000,
   aggregateEvents: 200_000,
-  reconcileEvents: 200_000,
+  reconcileEvents: 100_000,
   archiveEvents: 200_000,
   directDbRequests: 3_000,
   exactnessMs: 10_000,

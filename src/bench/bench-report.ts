@@ -159,6 +159,15 @@ export function benchmarksMarkdown(
       'not HTTP; zstd Parquet',
     ],
     [
+      'reconcile: the whole job on an hour of archived events',
+      result.reconcile_s_per_million === null
+        ? 'n/a'
+        : `${result.reconcile_s_per_million.toFixed(2)} s per million events`,
+      'reference',
+      '',
+      'archive read, stream rules, compare, repair',
+    ],
+    [
       'direct-db: INSERT per impression into PostgreSQL (pool 20), 100 connections',
       `${int(ddRate((r) => r.directDb))} req/s, p99 ${ms(
         medianOf(dd, (r) => r.directDb.p99),

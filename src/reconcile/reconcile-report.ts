@@ -24,12 +24,12 @@ export class ReconcileMetrics {
       registers,
     });
     this.minutesChecked = new Counter({
-      name: 'adtally_reconcile_minutes_checked_total',
+      name: 'adtally_reconcile_buckets_checked_total',
       help: '(ad, minute) pairs reconciliation compared with the archive',
       registers,
     });
     this.minutesRepaired = new Counter({
-      name: 'adtally_reconcile_minutes_repaired_total',
+      name: 'adtally_reconcile_buckets_repaired_total',
       help: '(ad, minute) pairs whose serving counts reconciliation replaced',
       registers,
     });

@@ -8,6 +8,11 @@ const MAX_CATCH_UP_HOURS = 24;
 export const DEFAULT_RECONCILE_GRACE_MS = 10 * 60_000;
 const TICK_MS = 60_000;
 
+/** The end (a minute) of the latest hour closed for at least `graceMs` at `nowMs`. */
+export function closedUntil(nowMs: number, graceMs: number): number {
+  return (Math.floor((nowMs - graceMs) / HOUR_MS) * HOUR_MS) / 60_000;
+}
+
 /**
  * The hours (first minutes) an auto run reconciles at `nowMs`: every hour
  * closed for at least `graceMs` since the last one done (only the latest at
@@ -20,7 +25,7 @@ export function hoursDue(
   doneUntilMinute: number | undefined,
   lateHours: readonly number[],
 ): { hours: number[]; closedUntilMinute: number } {
-  const closedUntilMinute = (Math.floor((nowMs - graceMs) / HOUR_MS) * HOUR_MS) / 60_000;
+  const closedUntilMinute = closedUntil(nowMs, graceMs);
   const first =
     doneUntilMinute === undefined
       ? closedUntilMinute - HOUR_MINUTES
@@ -78,13 +83,8 @@ export class ReconcileSchedule {
     if (this.options.active?.() === false) return;
     const now = (this.options.now ?? Date.now)();
     try {
-      const closed = (Math.floor((now - this.options.graceMs) / HOUR_MS) * HOUR_MS) / 60_000;
-      const { hours, closedUntilMinute } = hoursDue(
-        now,
-        this.options.graceMs,
-        this.doneUntil,
-        await this.options.store.lateHours(closed),
-      );
+      const late = await this.options.store.lateHours(closedUntil(now, this.options.graceMs));
+      const { hours, closedUntilMinute } = hoursDue(now, this.options.graceMs, this.doneUntil, late);
       for (const hour of hours) {
         const { report } = await this.options.runner.run(hour, hour + HOUR_MINUTES);
         if (report.repaired > 0 || report.lateEventsFolded > 0) {

@@ -87,6 +87,14 @@ export const MAX_LISTED = 10_000;
 /** Snapshots taken for one hour before giving up: a consumer that keeps moving is a range not final yet. */
 const MAX_ATTEMPTS = 5;
 
+/**
+ * In serve the job shares the aggregation thread with the aggregation
+ * worker: the comparison of an hour's cells (600,000 for 10,000 ads) gives
+ * the event loop back this often, so commits keep their pace meanwhile.
+ */
+const YIELD_EVERY = 20_000;
+const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 const iso = (minute: number): string => new Date(minute * MINUTE_MS).toISOString();
 
 /** The hour-aligned pieces of [fromMinute, toMinute): each is reconciled on its own snapshot. */
@@ -181,12 +189,12 @@ async function reconcileHour(
     };
     let checked = 0;
     for (const [key, stored] of serving) {
-      checked++;
+      if (++checked % YIELD_EVERY === 0) await yieldTurn();
       compare(stored.ad, stored.minute, stored.counts, recomputed.get(key)?.counts ?? ZERO);
     }
     for (const [key, computed] of recomputed) {
       if (serving.has(key)) continue;
-      checked++;
+      if (++checked % YIELD_EVERY === 0) await yieldTurn();
       compare(computed.ad, computed.minute, ZERO, computed.counts);
     }
     // A late row of a minute neither side counts still changes the store (it is subtracted).

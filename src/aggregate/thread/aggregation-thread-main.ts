@@ -221,6 +221,7 @@ async function start(): Promise<void> {
       reconciliation === undefined
         ? Promise.reject(new Error('reconciliation is not configured in this process'))
         : reconciliation.runner.run(fromMinute, toMinute),
+    deleteMinutesBefore: (minute: number) => aggregates.deleteMinutesBefore(minute),
     check: () => worker.check(),
     'archive-check': () => archiver.check(),
     'archive-flush': () => archiver.flushNow(),

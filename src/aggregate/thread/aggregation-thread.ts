@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { LogFollowSpec } from '../../log/open-event-log.js';
-import type { AggregateQueries, SeriesRow, TopRow } from '../../store/aggregate-store.js';
+import type { AggregateQueries, RetentionResult, SeriesRow, TopRow } from '../../store/aggregate-store.js';
 import type { CatalogStore } from '../../store/catalog-store.js';
 import { OpenHour } from '../../store/minute-index/hour-blocks.js';
 import { indexAnswers } from '../../store/minute-index/index-answers.js';
@@ -168,6 +168,11 @@ export class AggregationThread {
    */
   reconcile(fromMinute: number, toMinute: number): Promise<ReconcileRun> {
     return this.call('reconcile', [fromMinute, toMinute]) as Promise<ReconcileRun>;
+  }
+
+  /** Aggregate retention (`--retention`): the store deletes the minutes before `minute`, on the aggregation thread. */
+  deleteMinutesBefore(minute: number): Promise<RetentionResult> {
+    return this.call('deleteMinutesBefore', [minute]) as Promise<RetentionResult>;
   }
 
   /** Offset below which every log record is in a committed file of the raw archive. */

@@ -50,6 +50,8 @@ export type StoreCall =
   | 'top'
   | 'lateTotals'
   | 'reconcile'
+  /** Aggregate retention: AggregateStore.deleteMinutesBefore. */
+  | 'deleteMinutesBefore'
   | 'check'
   | 'archive-check'
   /** Closes the archive's files now; answers the archiver's committed offset once past the log's durable end. */

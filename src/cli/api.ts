@@ -4,6 +4,8 @@ import { TopicEndOffsets } from '../log/kafka/kafka-end-offsets.js';
 import { Metrics } from '../metrics/metrics.js';
 import { openServingStore } from '../store/open-store.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
+import { createDashboardRoutes } from '../web/dashboard-routes.js';
+import { StaticFiles } from '../web/static-files.js';
 import { createQueryRoutes } from '../web/query-routes.js';
 import { createRequestHandler } from '../web/server.js';
 import { followCatalog } from './catalog-follower.js';
@@ -60,6 +62,7 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
       clearInterval(timer);
       return Promise.resolve();
     });
+    const ui = await StaticFiles.load();
     let shuttingDown = false;
     const handler = createRequestHandler(
       {
@@ -77,7 +80,10 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
           }),
           catalog,
           adminToken: config.adminToken,
+          // No live stream here yet: the workers' commits happen in other processes (docs/DASHBOARD.md).
+          dashboardRoutes: createDashboardRoutes({}),
         },
+        ...(ui === undefined ? {} : { ui }),
         metrics,
         readiness: {
           checks: {

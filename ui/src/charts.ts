@@ -57,6 +57,10 @@ function finalityHook(input: () => ChartInput) {
         ctx.moveTo(x, bbox.top);
         ctx.lineTo(x, bbox.top + bbox.height);
         ctx.stroke();
+        ctx.fillStyle = '#5c4400';
+        ctx.font = `${12 * devicePixelRatio}px system-ui, sans-serif`;
+        ctx.textAlign = 'right';
+        ctx.fillText('watermark', x - 4 * devicePixelRatio, bbox.top + bbox.height - 6 * devicePixelRatio);
       }
     }
     ctx.restore();

@@ -310,7 +310,10 @@ export async function showDashboard(root: HTMLElement): Promise<() => void> {
     if (top.ads.length === 0) topBody.append(h('tr', {}, h('td', { colspan: 5 }, 'no clicks in this range')));
   }
 
+  let commitsSeen = 0;
   const onCommit = (commit: StreamCommit): void => {
+    // Counted on the page so a test can tell a pushed update from a timer's.
+    liveState.dataset.commits = String(++commitsSeen);
     const s = subject();
     if (commit.changes.some((c) => s.ads.includes(c.ad))) refresh(false);
   };

@@ -108,7 +108,7 @@ describe('the dashboard in a browser', () => {
       () => document.querySelector('#bucket-count')?.textContent?.endsWith('x hour') === true,
     );
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
-    const csv = readFileSync((await download.path()), 'utf8')
+    const csv = readFileSync(await download.path(), 'utf8')
       .trim()
       .split('\n');
     const header = csv[0]!.split(',');

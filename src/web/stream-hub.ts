@@ -103,6 +103,9 @@ export class StreamHub {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
       'x-accel-buffering': 'no',
+      // A stream's connection ends with it: an idle keep-alive socket left after close() would hold
+      // the listener's shutdown for its whole grace period.
+      connection: 'close',
     });
     // A client reconnecting after a gap must refetch anyway, so no Last-Event-ID replay is kept.
     res.write(`retry: 2000\nevent: hello\ndata: {"heartbeatMs":${this.limits.heartbeatMs}}\n\n`);

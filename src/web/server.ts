@@ -62,6 +62,7 @@ interface Route {
 }
 
 const AD_PATH = /^\/api\/v1\/ads\/([1-9][0-9]{0,9})$/;
+const ADVERTISER_KEY_PATH = /^\/api\/v1\/advertisers\/([1-9][0-9]{0,9})\/key$/;
 const AGGREGATES_PATH = /^\/api\/v1\/(ads|campaigns)\/([1-9][0-9]{0,9})\/aggregates$/;
 
 /** Adds the advertiser API's fixed routes to `routes`; returns the resolver of its routes with ids. */
@@ -100,6 +101,14 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
           GET: authed((req, res, p) => catalogR.getAd(req, res, p, id)),
           PATCH: authed((req, res, p) => catalogR.patchAd(req, res, p, id)),
         },
+      };
+    }
+    const keyMatch = ADVERTISER_KEY_PATH.exec(path);
+    if (keyMatch !== null) {
+      const id = Number(keyMatch[1]);
+      return {
+        name: 'advertiser_key',
+        methods: { POST: authed((req, res, p) => catalogR.rotateKey(req, res, p, id)) },
       };
     }
     const aggMatch = AGGREGATES_PATH.exec(path);

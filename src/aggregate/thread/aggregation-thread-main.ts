@@ -132,6 +132,7 @@ async function start(): Promise<void> {
   const calls: Record<StoreCall, (...args: never[]) => Promise<unknown>> = {
     'catalog.createAdvertiser': (name: string, hash: string) => catalog.createAdvertiser(name, hash),
     'catalog.findAdvertiserByKeyHash': (hash: string) => catalog.findAdvertiserByKeyHash(hash),
+    'catalog.rotateAdvertiserKey': (id: number, hash: string) => catalog.rotateAdvertiserKey(id, hash),
     'catalog.listAdvertisers': () => catalog.listAdvertisers(),
     'catalog.getAdvertiser': (id: number) => catalog.getAdvertiser(id),
     'catalog.createCampaign': (advertiser: number, name: string) => catalog.createCampaign(advertiser, name),

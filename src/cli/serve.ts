@@ -173,7 +173,7 @@ async function startOpening(
       },
       ...(ui === undefined ? {} : { ui }),
       metrics,
-      moreMetrics: () => aggregation.metricsText(),
+      moreMetrics: async () => `${await aggregation.metricsText()}\n${stream.metricsText()}`,
       readiness: {
         checks: {
           log: () => log.check(),

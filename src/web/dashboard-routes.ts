@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Principal } from '../catalog/catalog.js';
 import { ConfigError } from '../config/settings.js';
 import { planCapacity, PlanInputError } from '../plan/capacity-plan.js';
-import { readMeasuredFigures, type MeasuredFigures } from '../plan/measured-figures.js';
+import { FIGURE_MEANING, readMeasuredFigures, type MeasuredFigures } from '../plan/measured-figures.js';
 import { parsePlanOptions } from '../plan/plan-config.js';
 import { badRequest, HttpError, sendJson } from './http-io.js';
 import type { StreamHub } from './stream-hub.js';
@@ -65,7 +65,12 @@ export function createDashboardRoutes(deps: DashboardDeps) {
     try {
       const options = parsePlanOptions(argv);
       if (options === 'help') throw badRequest('help is not a plan input');
-      answer = { inputs: options.inputs, plan: planCapacity(options.inputs, measured), figures: measured };
+      answer = {
+        inputs: options.inputs,
+        plan: planCapacity(options.inputs, measured),
+        figures: measured,
+        meanings: FIGURE_MEANING,
+      };
     } catch (err) {
       if (err instanceof ConfigError || err instanceof PlanInputError) throw badRequest(err.message);
       throw err;

@@ -81,6 +81,26 @@ export class StreamHub {
     return { clients: this.subscribers.size, eventsSent, resyncs, dropped };
   }
 
+  /** The fan-out's figures as Prometheus text, appended to /metrics. */
+  metricsText(): string {
+    const { clients, eventsSent, resyncs, dropped } = this.stats();
+    return [
+      '# HELP adtally_stream_clients Open /api/v1/stream subscribers.',
+      '# TYPE adtally_stream_clients gauge',
+      `adtally_stream_clients ${clients}`,
+      '# HELP adtally_stream_events_total Commit events written to subscribers.',
+      '# TYPE adtally_stream_events_total counter',
+      `adtally_stream_events_total ${eventsSent}`,
+      '# HELP adtally_stream_resyncs_total Resync events sent to subscribers that fell behind (their missed events coalesced).',
+      '# TYPE adtally_stream_resyncs_total counter',
+      `adtally_stream_resyncs_total ${resyncs}`,
+      '# HELP adtally_stream_dropped_total Subscribers cut because their socket did not drain in time.',
+      '# TYPE adtally_stream_dropped_total counter',
+      `adtally_stream_dropped_total ${dropped}`,
+      '',
+    ].join('\n');
+  }
+
   /** Holds `res` open as an event stream for `principal` until the client or close() ends it. */
   subscribe(res: ServerResponse, principal: Principal): void {
     if (this.closed) throw new HttpError(503, 'shutting_down', 'the server is shutting down');

@@ -38,25 +38,32 @@ export function collectPageErrors(page: Page): string[] {
 }
 
 /**
- * NDJSON for POST /events spreading `n` impressions and clicks of `ad` over
- * the last `minutes` minutes (with `at`), a few duplicates and bad
- * signatures among them: a chart with something on it.
+ * NDJSON for POST /events spreading impressions and clicks of `ads` over the
+ * last `minutes` minutes (with `at`), a few duplicates and bad signatures
+ * among them: a chart with something on it. One body, in event-time order:
+ * events of a minute the watermark has passed would be late (agg_late), not
+ * in the served counts.
  */
-export function pastTraffic(ad: number, minutes: number, seed: string): string {
+export function pastTraffic(
+  ads: readonly { ad: number; seed: string; scale: number }[],
+  minutes: number,
+): string {
   const now = Date.now();
   const ts = Math.floor(now / 1000) - minutes * 60 + 60;
   const lines: string[] = [];
   for (let m = 1; m <= minutes; m++) {
     const at = now - (minutes - m) * 60_000 - 30_000;
-    const shows = 20 + Math.round(15 * Math.sin(m / 6)) + (m % 7);
-    for (let i = 0; i < shows; i++) {
-      const t = signToken(TEST_SECRET, ad, `${seed}_${m}_${i}`.padEnd(8, 'x'), ts);
-      const line = { ad, imp: t.imp, ts, sig: t.sig, at };
-      lines.push(JSON.stringify({ type: 'impression', ...line }));
-      if (i % 6 === 0) lines.push(JSON.stringify({ type: 'click', ...line }));
-      if (i % 17 === 0) lines.push(JSON.stringify({ type: 'click', ...line }));
-      if (i % 23 === 0)
-        lines.push(JSON.stringify({ type: 'click', ...line, sig: `${t.sig.slice(0, -2)}AA` }));
+    for (const { ad, seed, scale } of ads) {
+      const shows = Math.round(scale * (20 + 15 * Math.sin(m / 6) + (m % 7)));
+      for (let i = 0; i < shows; i++) {
+        const t = signToken(TEST_SECRET, ad, `${seed}_${m}_${i}`.padEnd(8, 'x'), ts);
+        const line = { ad, imp: t.imp, ts, sig: t.sig, at };
+        lines.push(JSON.stringify({ type: 'impression', ...line }));
+        if (i % 6 === 0) lines.push(JSON.stringify({ type: 'click', ...line }));
+        if (i % 17 === 0) lines.push(JSON.stringify({ type: 'click', ...line }));
+        if (i % 23 === 0)
+          lines.push(JSON.stringify({ type: 'click', ...line, sig: `${t.sig.slice(0, -2)}AA` }));
+      }
     }
   }
   return `${lines.join('\n')}\n`;

@@ -67,6 +67,12 @@ function finalityHook(input: () => ChartInput) {
   };
 }
 
+/** Counts start at zero: an axis from 2 to 5 would make a small share look like all of it. */
+const fromZero = (_u: uPlot, _min: number | null, max: number | null): uPlot.Range.MinMax => [
+  0,
+  max === null || max <= 0 ? 1 : max * 1.08,
+];
+
 function width(el: HTMLElement): number {
   return Math.max(280, Math.floor(el.getBoundingClientRect().width));
 }
@@ -130,7 +136,7 @@ export class TrafficCharts {
       {
         ...common,
         height: 260,
-        scales: { ctr: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1)] } },
+        scales: { y: { range: fromZero }, ctr: { range: fromZero } },
         series: [
           {},
           { label: 'impressions', stroke: COLORS.impressions, width: 2, fill: 'rgba(31, 95, 168, 0.08)' },
@@ -158,6 +164,7 @@ export class TrafficCharts {
       {
         ...common,
         height: 180,
+        scales: { y: { range: fromZero } },
         series: [
           {},
           ...reasons.map((r, i) => ({

@@ -24,6 +24,11 @@ import {
 } from './range.js';
 import { sqlPanel } from './sql-panel.js';
 
+/** Rows of the ad table drawn at most: a catalog of 10,000 ads must not become 50,000 cells. */
+const SHOWN_ADS = 200;
+/** What the page shows (subject, range, granularity), kept for this tab so a reload shows it again. */
+const VIEW_KEY = 'adtally.view';
+
 /** How often at most the top table is refetched while events stream in (it spans the whole range). */
 const TOP_REFRESH_MS = 5_000;
 
@@ -104,17 +109,19 @@ export async function showDashboard(root: HTMLElement): Promise<() => void> {
     'aria-label': 'invalid events stacked by reason',
   });
   const topBody = h('tbody', { id: 'top-ads' });
-  const adRows = ads.map((a) =>
-    h(
-      'tr',
-      { 'data-ad': a.id },
-      h('td', {}, a.id),
-      h('td', {}, a.name),
-      h('td', {}, campaignName.get(a.campaignId) ?? a.campaignId),
-      h('td', {}, a.active ? 'active' : 'paused'),
-      h('td', { class: 'url' }, a.targetUrl),
-    ),
-  );
+  const adRows = ads
+    .slice(0, SHOWN_ADS)
+    .map((a) =>
+      h(
+        'tr',
+        { 'data-ad': a.id },
+        h('td', {}, a.id),
+        h('td', {}, a.name),
+        h('td', {}, campaignName.get(a.campaignId) ?? a.campaignId),
+        h('td', {}, a.active ? 'active' : 'paused'),
+        h('td', { class: 'url' }, a.targetUrl),
+      ),
+    );
 
   clear(
     root,
@@ -200,6 +207,13 @@ export async function showDashboard(root: HTMLElement): Promise<() => void> {
           h('tbody', {}, ...adRows),
         ),
       ),
+      ads.length > SHOWN_ADS
+        ? h(
+            'p',
+            { class: 'hint' },
+            `The first ${SHOWN_ADS} of ${formatCount(ads.length)} ads; pick any of them under Show.`,
+          )
+        : null,
     ),
     sqlPanel(),
   );
@@ -327,8 +341,16 @@ export async function showDashboard(root: HTMLElement): Promise<() => void> {
   });
   const onChange = (): void => {
     custom.hidden = presetSelect.value !== 'custom';
+    const view = {
+      subject: subjectSelect.value,
+      range: presetSelect.value,
+      granularity: granularitySelect.value,
+    };
+    sessionStorage.setItem(VIEW_KEY, JSON.stringify(view));
     refresh(true);
   };
+  restoreView([subjectSelect, presetSelect, granularitySelect]);
+  custom.hidden = presetSelect.value !== 'custom';
   for (const el of [subjectSelect, presetSelect, granularitySelect, fromInput, toInput])
     el.addEventListener('change', onChange);
   csvButton.addEventListener('click', () => {
@@ -349,6 +371,24 @@ export async function showDashboard(root: HTMLElement): Promise<() => void> {
     stream.stop();
     charts.destroy();
   };
+}
+
+/** Puts back the view saved for this tab; a value the selects no longer offer is skipped. */
+function restoreView([subject, range, granularity]: HTMLSelectElement[]): void {
+  let saved: Record<string, unknown>;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(VIEW_KEY) ?? '{}') as Record<string, unknown>;
+  } catch {
+    return;
+  }
+  const put = (select: HTMLSelectElement | undefined, value: unknown): void => {
+    if (select === undefined || typeof value !== 'string') return;
+    if ([...select.options].some((o) => o.value === value)) select.value = value;
+  };
+  put(subject, saved.subject);
+  // A saved custom range has no dates kept: fall back to the default.
+  if (saved.range !== 'custom') put(range, saved.range);
+  put(granularity, saved.granularity);
 }
 
 function sumInvalid(series: readonly Bucket[]): number {

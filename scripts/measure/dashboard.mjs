@@ -22,7 +22,12 @@ import {
 } from '../../dist/test/support/adtally-process.js';
 
 const { values } = parseArgs({
-  options: { clients: { type: 'string', default: '1000' }, clicks: { type: 'string', default: '50' } },
+  options: {
+    clients: { type: 'string', default: '1000' },
+    clicks: { type: 'string', default: '50' },
+    // `sse` skips the seeded store (a minute of seeding) and measures the stream only.
+    only: { type: 'string' },
+  },
 });
 const root = join(import.meta.dirname, '..', '..');
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -117,6 +122,8 @@ async function fanOut(n, clicks) {
     const metricsBefore = await (await fetch(`${server.url}/metrics`)).text();
     const rss = Number(/adtally_process_resident_memory_bytes (\d+)/.exec(metricsBefore)?.[1] ?? 0);
     const perClick = [];
+    // How long one commit's event takes to reach every stream: last arrival minus first.
+    const spreads = [];
     for (let i = 0; i < clicks; i++) {
       const seen = arrivals.length;
       const res = await fetch(`${server.url}/click?${tokenQuery(adIds[0], `imp_fanout_${String(i).padStart(4, '0')}`)}`, {
@@ -127,6 +134,8 @@ async function fanOut(n, clicks) {
       if (res.status !== 302) throw new Error(`click answered ${res.status}`);
       for (let w = 0; w < 300 && arrivals.length < seen + n; w++) await new Promise((r) => setTimeout(r, 5));
       perClick.push(arrivals.length - seen);
+      const mine = arrivals.slice(seen);
+      if (mine.length > 0) spreads.push(Math.max(...mine) - Math.min(...mine));
       await new Promise((r) => setTimeout(r, 50));
     }
     for (const s of sockets) s.destroy();
@@ -138,6 +147,10 @@ async function fanOut(n, clicks) {
       clicks,
       events_received: arrivals.length,
       every_client_got_every_click: perClick.every((c) => c >= n),
+      first_to_last_stream_ms: {
+        p50: +quantile(spreads.sort((a, b) => a - b), 0.5).toFixed(1),
+        p99: +quantile(spreads, 0.99).toFixed(1),
+      },
       delay_ms: { p50: +quantile(sorted, 0.5).toFixed(1), p99: +quantile(sorted, 0.99).toFixed(1), max: +sorted.at(-1).toFixed(1) },
     };
   } finally {
@@ -153,7 +166,7 @@ const browser = await chromium.launch({
 try {
   const report = {
     page_weight_bytes: pageWeight(),
-    first_chart_24h_minute: await firstChart(browser),
+    ...(values.only === 'sse' ? {} : { first_chart_24h_minute: await firstChart(browser) }),
     sse_fan_out: await fanOut(Number(values.clients), Number(values.clicks)),
   };
   console.log(JSON.stringify(report, null, 2));

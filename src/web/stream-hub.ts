@@ -33,7 +33,8 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
 
 /** One commit as the stream tells it: the offset, the watermark after it, and what it added. */
 export interface StreamCommit {
-  readonly offset: number;
+  /** The log offset the counts include; null where there is no single one (`adtally api`: one per partition). */
+  readonly offset: number | null;
   readonly watermark: number | undefined;
   readonly deltas: readonly MinuteDelta[];
 }
@@ -132,6 +133,25 @@ export class StreamHub {
     res.socket?.setNoDelay(true);
     res.on('drain', () => this.drained(sub));
     res.on('close', () => this.remove(sub));
+  }
+
+  /** Whose ads anyone watches: 'all' when the admin does, else the advertisers (empty: nobody). */
+  watched(): 'all' | Set<number> {
+    const advertisers = new Set<number>();
+    for (const sub of this.subscribers) {
+      if (sub.advertiserId === undefined) return 'all';
+      advertisers.add(sub.advertiserId);
+    }
+    return advertisers;
+  }
+
+  /** Tells every subscriber to refetch: changes were missed (a failed read, a bound hit). */
+  resyncAll(): void {
+    for (const sub of this.subscribers) {
+      if (sub.lagging) continue;
+      this.resyncs++;
+      sub.res.write('event: resync\ndata: {}\n\n');
+    }
   }
 
   /** Sends `commit` to every subscriber it concerns. Called on the thread that holds the sockets. */

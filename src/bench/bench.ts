@@ -17,7 +17,7 @@ import {
   type BenchContext,
 } from './scenarios.js';
 import { postgresSeries } from './postgres-series-scenario.js';
-import { aggregate, exactness, query } from './stored-data-scenarios.js';
+import { aggregate, archive, exactness, query } from './stored-data-scenarios.js';
 import { throughputWithWrk } from './wrk-scenario.js';
 
 function currentCommit(): string {
@@ -82,6 +82,7 @@ export async function runBench(
   if (wants('query')) s.query = await query(ctx);
   if (wants('postgres-series')) s.postgresSeries = await postgresSeries(ctx);
   if (wants('aggregate')) s.aggregate = await aggregate(ctx);
+  if (wants('archive')) s.archive = await archive(ctx);
   if (wants('direct-db')) s.directDb = await directDb(ctx);
   if (wants('exactness')) s.exactness = await exactness(ctx);
   return {

@@ -99,6 +99,12 @@ async function startOpening(
       clickTtlMs: config.tokens.clickTtlMs,
       indexWindowHours: DEFAULT_MINUTE_INDEX.windowHours,
       ...(hooks.commitStallMs === undefined ? {} : { commitStallMs: hooks.commitStallMs }),
+      archive: {
+        root: pathOfUrl(config.backends.archive),
+        consumer: 'archive',
+        rollIntervalMs: config.archive.rollIntervalMs,
+        rollBytes: config.archive.rollBytes,
+      },
     },
     follow,
     index,
@@ -132,12 +138,12 @@ async function startOpening(
     metrics,
   });
 
-  // The aggregation worker is the log's only consumer so far; the archiver's offset joins the minimum when it exists.
+  // The log's consumers are the aggregation worker and the archiver: nothing either still needs is deleted.
   metrics.watchLogStorage(() => log.storage());
   const stopRetention = startLogRetention(log, {
     retentionMs: config.logRetention.ms,
     retentionBytes: config.logRetention.bytes,
-    consumedBelow: () => aggregation.committedOffset(),
+    consumedBelow: () => Math.min(aggregation.committedOffset(), aggregation.archiveCommittedOffset()),
     now,
     observer: metrics,
   });
@@ -179,6 +185,7 @@ async function startOpening(
           log: () => log.check(),
           store: () => aggregation.catalogStore.ping(),
           aggregation: () => aggregation.check(),
+          archive: () => aggregation.checkArchive(),
         },
       },
     },

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { parseKafkaLogUrl, type KafkaLogLocation } from '../log/kafka/kafka-url.js';
+import { ARCHIVE_ROLL_SETTINGS, archiveRollConfig, type ArchiveRollConfig } from './archive-settings.js';
 import { DEFAULT_EVENTS_INFLIGHT_BYTES, SERVE_SETTINGS } from './serve-config.js';
 import {
   ConfigError,
@@ -64,6 +65,13 @@ const ROLE_SETTINGS = {
       'ADTALLY_SESSION_TIMEOUT',
       'consumer group session timeout (default 10s)',
     ),
+    archive: backendSetting(
+      'archive',
+      'ADTALLY_ARCHIVE',
+      'raw archive on a path every worker shares (file:<path>; default none: this worker archives nothing)',
+      ['file:'],
+    ),
+    ...ARCHIVE_ROLL_SETTINGS,
   },
   api: {
     ...COMMON,
@@ -97,6 +105,11 @@ export interface WorkerConfig extends ClusterConfigBase {
   readonly clickTtlMs: number;
   readonly group: string;
   readonly sessionTimeoutMs: number;
+  /**
+   * The raw archive (a `file:` URL on a path all workers share), with when
+   * its files are closed; undefined: no archiver runs in this worker.
+   */
+  readonly archive: ({ readonly url: string } & ArchiveRollConfig) | undefined;
 }
 
 export interface ApiConfig extends ClusterConfigBase {
@@ -207,6 +220,7 @@ export function parseWorkerConfig(argv: readonly string[], env: NodeJS.ProcessEn
     clickTtlMs: values.clickTtl ?? DAY_MS,
     group: values.group ?? 'adtally-workers',
     sessionTimeoutMs: values.sessionTimeout ?? 10_000,
+    archive: values.archive === undefined ? undefined : { url: values.archive, ...archiveRollConfig(values) },
   };
 }
 

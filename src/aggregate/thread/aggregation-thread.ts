@@ -65,6 +65,7 @@ export class AggregationThread {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private committed = 0;
+  private archiveCommitted = 0;
   private watermark: number | undefined;
   private waiters: Waiter[] = [];
   private stopping = false;
@@ -117,6 +118,7 @@ export class AggregationThread {
           worker.off('exit', onExit);
           thread.watchForDeath();
           thread.advance(message.committedOffset, message.watermark);
+          thread.archiveCommitted = message.archiveCommittedOffset;
           resolve();
         } else if (message.type === 'start-failed') {
           reject(new AggregationThreadError(message.error));
@@ -158,6 +160,25 @@ export class AggregationThread {
       this.waiters.push(waiter);
       this.send({ type: 'commit-soon' });
     });
+  }
+
+  /** Offset below which every log record is in a committed file of the raw archive. */
+  archiveCommittedOffset(): number {
+    return this.archiveCommitted;
+  }
+
+  /**
+   * Closes the archive's files now; resolves with the archiver's committed
+   * offset once it covers the log's durable end as of the call (what
+   * reconciliation needs before it compares the archive with the store).
+   */
+  archiveFlush(): Promise<number> {
+    return this.call('archive-flush', []) as Promise<number>;
+  }
+
+  /** Rejects while the archiver is recovering from a fault (disk, store), or when the thread is gone. */
+  async checkArchive(): Promise<void> {
+    await this.call('archive-check', []);
   }
 
   /** Rejects while the worker is recovering from a fault, or when the thread is gone. */
@@ -230,6 +251,9 @@ export class AggregationThread {
       }
       case 'replaced':
         index.replace(unpackDeltas(message.rows));
+        return;
+      case 'archive-committed':
+        if (message.offset > this.archiveCommitted) this.archiveCommitted = message.offset;
         return;
       default:
         return;

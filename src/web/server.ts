@@ -3,10 +3,12 @@ import type { Catalog, Principal } from '../catalog/catalog.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { authenticate } from './auth.js';
 import type { createCatalogRoutes } from './catalog-routes.js';
+import type { createDashboardRoutes } from './dashboard-routes.js';
 import { failureResponse } from './failure.js';
 import { HttpError, notFound, sendError, sendJson } from './http-io.js';
 import { QueryParams } from './query-params.js';
 import type { createQueryRoutes } from './query-routes.js';
+import type { StaticFiles } from './static-files.js';
 import type { createTrackingRoutes } from './tracking-routes.js';
 
 export interface Readiness {
@@ -32,6 +34,8 @@ export interface WebApp {
   /** Metrics kept elsewhere (the aggregation thread's registry), appended to /metrics. */
   readonly moreMetrics?: () => Promise<string>;
   readonly readiness: Readiness;
+  /** The dashboard's built files (docs/DASHBOARD.md): GET of any path no route has, outside /api/. */
+  readonly ui?: StaticFiles;
 }
 
 export interface AdvertiserApi {
@@ -39,6 +43,8 @@ export interface AdvertiserApi {
   readonly queryRoutes: ReturnType<typeof createQueryRoutes>;
   readonly catalog: Catalog;
   readonly adminToken: string;
+  /** /api/v1/me, /api/v1/stream and /api/v1/plan, for the dashboard. */
+  readonly dashboardRoutes?: ReturnType<typeof createDashboardRoutes>;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => Promise<void> | void;
@@ -79,6 +85,12 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
     methods: { GET: authed(catalogR.listAds), POST: authed(catalogR.createAd) },
   });
   routes.set('/api/v1/top', { name: 'top', methods: { GET: authed(queryRoutes.top) } });
+  const dashboard = api.dashboardRoutes;
+  if (dashboard !== undefined) {
+    routes.set('/api/v1/me', { name: 'me', methods: { GET: authed(dashboard.me) } });
+    routes.set('/api/v1/stream', { name: 'stream', methods: { GET: authed(dashboard.stream) } });
+    routes.set('/api/v1/plan', { name: 'plan', methods: { GET: dashboard.plan } });
+  }
   return (path): Route | undefined => {
     const adMatch = AD_PATH.exec(path);
     if (adMatch !== null) {
@@ -131,7 +143,22 @@ export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean)
     routes.set('/ad', { name: 'ad', methods: { GET: tracking.ad } });
   }
   const resolveWithId = api === undefined ? () => undefined : addApiRoutes(api, routes);
-  const resolve = (path: string): Route | undefined => routes.get(path) ?? resolveWithId(path);
+  const ui = app.ui;
+  const uiRoute: Route | undefined =
+    ui === undefined
+      ? undefined
+      : {
+          name: 'ui',
+          methods: {
+            GET: (req, res) => ui.serve(req, res, req.url ?? '/'),
+            HEAD: (req, res) => ui.serve(req, res, req.url ?? '/'),
+          },
+        };
+  const resolve = (path: string): Route | undefined =>
+    routes.get(path) ??
+    resolveWithId(path) ??
+    // The page's own paths; an unknown /api/ path stays a JSON 404.
+    (path.startsWith('/api/') ? undefined : uiRoute);
 
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();

@@ -4,10 +4,12 @@ import type { Metrics } from '../metrics/metrics.js';
 import { authenticate } from './auth.js';
 import type { createAdminRoutes } from './admin-routes.js';
 import type { createCatalogRoutes } from './catalog-routes.js';
+import type { createDashboardRoutes } from './dashboard-routes.js';
 import { failureResponse } from './failure.js';
 import { HttpError, notFound, sendError, sendJson } from './http-io.js';
 import { QueryParams } from './query-params.js';
 import type { createQueryRoutes } from './query-routes.js';
+import type { StaticFiles } from './static-files.js';
 import type { createTrackingRoutes } from './tracking-routes.js';
 
 export interface Readiness {
@@ -33,6 +35,8 @@ export interface WebApp {
   /** Metrics kept elsewhere (the aggregation thread's registry), appended to /metrics. */
   readonly moreMetrics?: () => Promise<string>;
   readonly readiness: Readiness;
+  /** The dashboard's built files (docs/DASHBOARD.md): GET of any path no route has, outside /api/. */
+  readonly ui?: StaticFiles;
 }
 
 export interface AdvertiserApi {
@@ -42,6 +46,8 @@ export interface AdvertiserApi {
   readonly adminRoutes?: ReturnType<typeof createAdminRoutes>;
   readonly catalog: Catalog;
   readonly adminToken: string;
+  /** /api/v1/me, /api/v1/stream and /api/v1/plan, for the dashboard. */
+  readonly dashboardRoutes?: ReturnType<typeof createDashboardRoutes>;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => Promise<void> | void;
@@ -87,6 +93,12 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
       name: 'reconcile',
       methods: { POST: authed(api.adminRoutes.reconcile) },
     });
+  }
+  const dashboard = api.dashboardRoutes;
+  if (dashboard !== undefined) {
+    routes.set('/api/v1/me', { name: 'me', methods: { GET: authed(dashboard.me) } });
+    routes.set('/api/v1/stream', { name: 'stream', methods: { GET: authed(dashboard.stream) } });
+    routes.set('/api/v1/plan', { name: 'plan', methods: { GET: dashboard.plan } });
   }
   return (path): Route | undefined => {
     const adMatch = AD_PATH.exec(path);
@@ -140,7 +152,22 @@ export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean)
     routes.set('/ad', { name: 'ad', methods: { GET: tracking.ad } });
   }
   const resolveWithId = api === undefined ? () => undefined : addApiRoutes(api, routes);
-  const resolve = (path: string): Route | undefined => routes.get(path) ?? resolveWithId(path);
+  const ui = app.ui;
+  const uiRoute: Route | undefined =
+    ui === undefined
+      ? undefined
+      : {
+          name: 'ui',
+          methods: {
+            GET: (req, res) => ui.serve(req, res, req.url ?? '/'),
+            HEAD: (req, res) => ui.serve(req, res, req.url ?? '/'),
+          },
+        };
+  const resolve = (path: string): Route | undefined =>
+    routes.get(path) ??
+    resolveWithId(path) ??
+    // The page's own paths; an unknown /api/ path stays a JSON 404.
+    (path.startsWith('/api/') ? undefined : uiRoute);
 
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();

@@ -1,6 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import type { LogFollowSpec } from '../../log/open-event-log.js';
-import type { AggregateQueries, RetentionResult, SeriesRow, TopRow } from '../../store/aggregate-store.js';
+import type {
+  AggregateQueries,
+  MinuteDelta,
+  RetentionResult,
+  SeriesRow,
+  TopRow,
+} from '../../store/aggregate-store.js';
 import type { CatalogStore } from '../../store/catalog-store.js';
 import { OpenHour } from '../../store/minute-index/hour-blocks.js';
 import { indexAnswers } from '../../store/minute-index/index-answers.js';
@@ -23,6 +29,12 @@ export interface AggregationThreadOptions {
   readonly index: MinuteIndex;
   /** Told once the stored hours of the index's window are loaded. */
   readonly onIndexLoaded?: (load: { hours: number; ms: number; failure?: string }) => void;
+  /** Told after each commit reached the index: the live stream's source (web/stream-hub.ts). */
+  readonly onCommitted?: (commit: {
+    offset: number;
+    watermark: number | undefined;
+    deltas: readonly MinuteDelta[];
+  }) => void;
   /** Told when the thread ends without being stopped: the process can no longer aggregate. */
   readonly onDied: (err: Error) => void;
 }
@@ -255,10 +267,13 @@ export class AggregationThread {
       case 'index-loaded':
         this.options.onIndexLoaded?.(message);
         return;
-      case 'committed':
-        index.add(unpackDeltas(message.deltas));
+      case 'committed': {
+        const deltas = unpackDeltas(message.deltas);
+        index.add(deltas);
         this.advance(message.offset, message.watermark);
+        this.options.onCommitted?.({ offset: message.offset, watermark: message.watermark, deltas });
         return;
+      }
       case 'replaced':
         index.replace(unpackDeltas(message.rows));
         return;

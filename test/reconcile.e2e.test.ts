@@ -45,11 +45,14 @@ describe('reconciliation (SPEC 4.5, --allowed-lateness 1s)', () => {
   /** The minute the events fall in, and what it must count once reconciled. */
   let m: number;
   let expectedA: Counts;
+  let apiKey: string;
 
   before(async () => {
     dataDir = makeDataDir();
     server = await AdtallyProcess.start(dataDir, { args: ['--allowed-lateness', '1s'] });
-    [adA, adB] = (await adminApi(server.url).seed(2, 'Recon')).adIds as [number, number];
+    const seeded = await adminApi(server.url).seed(2, 'Recon');
+    [adA, adB] = seeded.adIds as [number, number];
+    apiKey = seeded.apiKey;
     traffic = new Traffic(server.url, new Oracle(), new Set([adA, adB]));
   });
   after(async () => {
@@ -166,7 +169,12 @@ describe('reconciliation (SPEC 4.5, --allowed-lateness 1s)', () => {
     assert.match(remote.stdout, /repaired {12}0\b/);
   });
 
-  it('refuses a bad range with 400 and exits 2 on a bad flag', async () => {
+  it("refuses an advertiser's key with 403, a bad range with 400, and exits 2 on a bad flag", async () => {
+    const byKey = await fetch(`${server.url}/api/v1/reconcile`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    assert.equal(byKey.status, 403);
     const res = await fetch(`${server.url}/api/v1/reconcile`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReconcileConfig } from '../config/reconcile-config.js';
@@ -36,31 +38,63 @@ async function adminTokenOf(config: ReconcileConfig): Promise<string> {
   throw new Error(`no admin token: set ADTALLY_ADMIN_TOKEN or keep ${path}`);
 }
 
+/**
+ * One POST with no client-side time limit (fetch gives up on an answer's
+ * headers after 300 s, and a day of a busy archive can take longer): the
+ * serve answers once the run is done.
+ */
+function post(url: string, token: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** Asks the serve that holds the store to reconcile (POST /api/v1/reconcile), with the same report. */
 async function reconcileRemotely(
   config: ReconcileConfig,
 ): Promise<{ report: ReconcileReport; file: string }> {
   const token = await adminTokenOf(config);
   const iso = (minute: number): string => new Date(minute * 60_000).toISOString();
-  let response: Response;
+  let answer: { status: number; text: string };
   try {
-    response = await fetch(`${config.url}/api/v1/reconcile`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ from: iso(config.fromMinute), to: iso(config.toMinute) }),
-    });
+    answer = await post(
+      `${config.url}/api/v1/reconcile`,
+      token,
+      JSON.stringify({ from: iso(config.fromMinute), to: iso(config.toMinute) }),
+    );
   } catch (err) {
     throw new Error(
       `the store is in use by another process, and no serve answers at ${config.url} (${(err as Error).message}); pass --url`,
     );
   }
-  const body = (await response.json().catch(() => ({}))) as {
-    report?: ReconcileReport;
-    file?: string;
-    error?: { message?: string };
-  };
-  if (!response.ok || body.report === undefined) {
-    throw new Error(`${config.url} answered ${response.status}: ${body.error?.message ?? 'no report'}`);
+  let body: { report?: ReconcileReport; file?: string; error?: { message?: string } } = {};
+  try {
+    body = JSON.parse(answer.text) as typeof body;
+  } catch {
+    // Said below.
+  }
+  if (answer.status !== 200 || body.report === undefined) {
+    throw new Error(`${config.url} answered ${answer.status}: ${body.error?.message ?? 'no report'}`);
   }
   return { report: body.report, file: body.file ?? '' };
 }

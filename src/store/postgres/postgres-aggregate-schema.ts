@@ -119,6 +119,25 @@ export class DayPartitions {
     }
   }
 
+  /**
+   * Runs `write` (statements writing rows of `minutes`) once their days'
+   * partitions exist. Another process's retention may have dropped a day
+   * this one still believes in (PostgreSQL then refuses the row, 23514): the
+   * list is read again from the catalog and `write` runs once more.
+   */
+  async writing<T>(minutes: readonly number[], write: () => Promise<T>): Promise<T> {
+    await this.ensureFor(minutes);
+    try {
+      return await write();
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23514') throw err;
+      this.known.clear();
+      await this.load();
+      await this.ensureFor(minutes);
+      return write();
+    }
+  }
+
   /** Makes sure a partition exists for every day of `minutes`; cheap when they all do. */
   ensureFor(minutes: Iterable<number>): Promise<void> {
     const missing = new Set<number>();

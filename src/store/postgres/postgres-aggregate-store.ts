@@ -263,7 +263,12 @@ export class PostgresAggregateStore implements AggregateStore {
    * commit sees the claim and is refused before anything is written.
    */
   async commit(consumer: string, commit: AggregationCommit): Promise<void> {
-    await this.partitions.ensureFor(withNextDay(commit.deltas.map((d) => d.minute)));
+    await this.partitions.writing(withNextDay(commit.deltas.map((d) => d.minute)), () =>
+      this.commitNow(consumer, commit),
+    );
+  }
+
+  private async commitNow(consumer: string, commit: AggregationCommit): Promise<void> {
     await this.db.transaction(async (tx) => {
       if (commit.epoch !== undefined) await checkEpoch(tx, consumer, commit.epoch);
       if (commit.deltas.length > 0)
@@ -286,8 +291,10 @@ export class PostgresAggregateStore implements AggregateStore {
 
   async replaceCounts(rows: readonly MinuteDelta[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.partitions.ensureFor(rows.map((r) => r.minute));
-    await this.db.transaction((tx) => tx.query(REPLACE_MINUTES, mergedColumns(rows)));
+    await this.partitions.writing(
+      rows.map((r) => r.minute),
+      () => this.db.transaction((tx) => tx.query(REPLACE_MINUTES, mergedColumns(rows))),
+    );
   }
 
   reconcileSnapshot(

@@ -94,7 +94,13 @@ export async function repairInTransaction(
   replaceSql: string,
   repair: ReconcileRepair,
 ): Promise<void> {
-  await partitions.ensureFor(repair.replace.map((r) => r.minute));
+  await partitions.writing(
+    repair.replace.map((r) => r.minute),
+    () => repairNow(db, replaceSql, repair),
+  );
+}
+
+async function repairNow(db: PostgresDatabase, replaceSql: string, repair: ReconcileRepair): Promise<void> {
   await db.transaction(async (tx: PgTransaction) => {
     if (repair.replace.length > 0) await tx.query(replaceSql, columnsOf(repair.replace));
     if (repair.subtractLate.length > 0) {

@@ -227,6 +227,23 @@ for (const backend of BACKENDS) {
       assert.equal((await t.runner.run(FROM, TO)).report.repaired, 0);
     });
 
+    it('refuses to touch counts no consumer of its prefix made (a wrong topic)', async () => {
+      const t = await setUp(backend, eventsOf(13, backend.partitions, 0));
+      const before = await stored(t.store, ADS);
+      const wrong = new ReconcileRunner({
+        ...OPTIONS,
+        store: t.store,
+        archiveRoot: tempDir(),
+        tempDir: tempDir(),
+        consumerPrefix: 'other-topic/',
+        partitionOf: () => 0,
+        ensureArchived: () => Promise.resolve(),
+        reportDir: tempDir(),
+      });
+      await assert.rejects(wrong.run(FROM, TO), /no aggregation consumer named other-topic\/\.\.\./);
+      assert.deepEqual(await stored(t.store, ADS), before);
+    });
+
     it('takes a new snapshot when a consumer whose minutes were not final moved before the repair', async () => {
       const t = await setUp(backend, eventsOf(11, backend.partitions, 0));
       const consumer = backend.consumer(0);

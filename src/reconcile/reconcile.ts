@@ -155,6 +155,12 @@ async function reconcileHour(
   for (let attempt = 0; ; attempt++) {
     const snapshot = await deps.store.reconcileSnapshot(deps.consumerPrefix, fromMinute, toMinute);
     const { cuts, expect } = cutsOf(snapshot, deps, toMinute);
+    if (cuts.size === 0 && snapshot.serving.length + snapshot.late.length > 0) {
+      // Counts no consumer of this name made: repairing them to the archive's nothing would erase them.
+      throw new Error(
+        `the store holds counts for ${iso(fromMinute)} but no aggregation consumer named ${deps.consumerPrefix}...: wrong --log topic?`,
+      );
+    }
     await deps.ensureArchived(cuts);
     let archiveRows = 0;
     const counted = async function* (): AsyncIterable<readonly RecomputedEvent[]> {

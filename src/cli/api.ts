@@ -3,6 +3,8 @@ import type { ApiConfig } from '../config/cluster-config.js';
 import { TopicEndOffsets } from '../log/kafka/kafka-end-offsets.js';
 import { Metrics } from '../metrics/metrics.js';
 import { openServingStore } from '../store/open-store.js';
+import { pathOfUrl } from '../config/settings.js';
+import { analyticsTmpDir, createAnalyticsRoutes } from '../web/analytics-routes.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
 import { createQueryRoutes } from '../web/query-routes.js';
 import { createRequestHandler } from '../web/server.js';
@@ -19,7 +21,8 @@ const CONSISTENT_WAIT_MS = 1_000;
 
 /**
  * `adtally api`: the catalog and the query API of SPEC 3.2-3.3 over the
- * serving store the workers commit to. The watermark behind `final` is the
+ * serving store the workers commit to, and the analytical SQL and export of
+ * SPEC 3.5 over that store and the archive the workers write (a shared path). The watermark behind `final` is the
  * lowest over the topic's partitions that are not idle
  * (aggregate/partition-watermark.ts), read from their checkpoints.
  */
@@ -73,6 +76,14 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
             // event spilled while Kafka was away counts once forwarded.
             awaitAcknowledged: () =>
               committedPast(endOffsets, store.aggregates, kafka.topic, CONSISTENT_WAIT_MS),
+            now: () => Date.now(),
+          }),
+          analyticsRoutes: createAnalyticsRoutes({
+            catalog,
+            minuteRows: (...args) => store.aggregates.minuteRows(...args),
+            archiveRoot: pathOfUrl(config.archive),
+            tmpDir: analyticsTmpDir(config.dataDir),
+            limits: config.sql,
             now: () => Date.now(),
           }),
           catalog,

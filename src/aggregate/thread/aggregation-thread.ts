@@ -1,6 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import type { LogFollowSpec } from '../../log/open-event-log.js';
-import type { AggregateQueries, SeriesRow, TopRow } from '../../store/aggregate-store.js';
+import type {
+  AggregateQueries,
+  MinuteDelta,
+  MinuteRowsQuery,
+  SeriesRow,
+  TopRow,
+} from '../../store/aggregate-store.js';
 import type { CatalogStore } from '../../store/catalog-store.js';
 import { OpenHour } from '../../store/minute-index/hour-blocks.js';
 import { indexAnswers } from '../../store/minute-index/index-answers.js';
@@ -146,6 +152,10 @@ export class AggregationThread {
       this.send({ type: 'commit-soon' });
     });
   }
+
+  /** AggregateStore.minuteRows, read on the aggregation thread and sent back packed. */
+  readonly minuteRows: MinuteRowsQuery['minuteRows'] = async (...args): Promise<MinuteDelta[]> =>
+    unpackDeltas((await this.call('minuteRows', args)) as Float64Array);
 
   /** Rejects while the worker is recovering from a fault, or when the thread is gone. */
   async check(): Promise<void> {

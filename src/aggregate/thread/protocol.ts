@@ -27,7 +27,9 @@ export interface AggregationThreadConfig {
 
 /** The store calls the request thread makes; `catalog.*` are CatalogStore's methods. */
 export type CatalogCall = Exclude<keyof CatalogStore, 'close'>;
-export type StoreCall = `catalog.${CatalogCall}` | 'series' | 'top' | 'check' | 'metrics' | 'stop';
+/** `minuteRows` replies with the rows packed (packDeltas), its buffer transferred. */
+export type StoreCall =
+  `catalog.${CatalogCall}` | 'series' | 'top' | 'minuteRows' | 'check' | 'metrics' | 'stop';
 
 export type ToThread =
   | { readonly type: 'call'; readonly id: number; readonly call: StoreCall; readonly args: unknown[] }

@@ -21,7 +21,7 @@ async function duckRows(sql: string): Promise<unknown[][]> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
-    return (await connection.runAndReadAll(sql)).getRowsJson() as unknown[][];
+    return (await connection.runAndReadAll(sql)).getRowsJson();
   } finally {
     connection.closeSync();
     instance.closeSync();

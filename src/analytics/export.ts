@@ -25,7 +25,17 @@ export interface ExportRequest {
 /** A client that takes no byte for this long has its download cut, giving its slot back. */
 const EXPORT_STALL_MS = 60_000;
 /** Each export instance's memory_limit: a streaming scan needs a row group or two, not the sandbox's budget. */
-const EXPORT_MEMORY_MB = 64;
+const EXPORT_MEMORY_MB = 32;
+
+/**
+ * DuckDB's allocator keeps up to 128 MiB of freed memory per flush by
+ * default; an export frees a chunk's worth every few ms, and with the
+ * default the server's RSS rose ~35 MB more during a 1 GB export (measured).
+ */
+export const ALLOCATOR_FLUSH = {
+  allocator_flush_threshold: '4MB',
+  allocator_bulk_deallocation_flush_threshold: '16MB',
+} as const;
 
 const COLUMNS = ARCHIVE_COLUMNS.map(([column]) => `"${column}"`).join(', ');
 
@@ -92,6 +102,7 @@ export class ArchiveExporter {
       autoload_known_extensions: 'false',
       autoinstall_known_extensions: 'false',
       enable_external_file_cache: 'false',
+      ...ALLOCATOR_FLUSH,
     });
     const connection = await instance.connect();
     try {
@@ -126,6 +137,9 @@ export class ArchiveExporter {
       const lines = chunk.getColumnVector(0);
       let text = '';
       for (let i = 0; i < chunk.rowCount; i++) text += `${lines.getItem(i) as string}\r\n`;
+      // Frees the chunk's string heap now: V8 sees only a small wrapper and would keep
+      // hundreds of MB of them alive between collections (measured: 850 MB RSS unread).
+      chunk.reset();
       ok = res.write(text);
     }
     await new Promise<void>((resolve) => res.end(resolve));

@@ -11,6 +11,7 @@ import { QuerySlots } from './query-slots.js';
 import { materialiseViews, type AnalyticsScope, type ViewSources } from './sandbox-views.js';
 import type { SqlLimits } from './sql-limits.js';
 import { sqlString } from '../archive/archive-scan.js';
+import { ALLOCATOR_FLUSH } from './export.js';
 
 /** One statement's result: its columns and the data chunks DuckDB produced, within the row limit. */
 export interface SqlResult {
@@ -48,6 +49,7 @@ export function sandboxConfig(limits: SqlLimits): Record<string, string> {
     autoload_known_extensions: 'false',
     // Archive files read through the sandbox are not kept in its buffer pool after the statement.
     enable_external_file_cache: 'false',
+    ...ALLOCATOR_FLUSH,
   };
 }
 

@@ -73,7 +73,9 @@ export async function writeArchiveFixture(root: string, events: readonly Fixture
 /**
  * `rows` generated events of one ad in one hour, written by DuckDB from
  * range() in a few seconds whatever their number: for the export memory
- * test. `userAgentBytes` pads each row so a CSV line is about that long.
+ * test. `userAgentBytes` pads each row so a CSV line is about that much
+ * longer; row groups are kept small so a padded column chunk stays a few MB,
+ * as a real archive's are (its user agent is a short class name).
  */
 export async function writeLargeArchive(
   root: string,
@@ -104,7 +106,7 @@ export async function writeLargeArchive(
           repeat('m', ${options.userAgentBytes}) || CAST(i AS VARCHAR) AS user_agent, 'get' AS source,
           NULL::VARCHAR AS origin
         FROM range(${options.rows}) t(i)))
-       TO ${sqlString(path)} (FORMAT parquet)`,
+       TO ${sqlString(path)} (FORMAT parquet, ROW_GROUP_SIZE 16384)`,
     ),
   );
 }

@@ -1,6 +1,7 @@
-import { BIGINT, TIMESTAMP, DuckDBTimestampValue, type DuckDBConnection } from '@duckdb/node-api';
+import { DOUBLE, type DuckDBConnection } from '@duckdb/node-api';
 import { COUNT_COLUMNS, COUNT_FIELDS } from '../aggregate/counts.js';
 import { minuteOf } from '../aggregate/minute.js';
+import { PACKED_STRIDE } from '../aggregate/thread/protocol.js';
 import { ARCHIVE_COLUMNS } from '../archive/archive-schema.js';
 import { archiveScanSql, emptyArchiveSql, hasArchiveFiles, sqlString } from '../archive/archive-scan.js';
 import type { MinuteRowsQuery } from '../store/aggregate-store.js';
@@ -15,22 +16,24 @@ export type AnalyticsScope =
 
 /** Where the views' rows come from. */
 export interface ViewSources {
-  /** The serving store's minutes (AggregateStore.minuteRows, or the aggregation thread's call in serve). */
-  readonly minuteRows: MinuteRowsQuery['minuteRows'];
+  /**
+   * The serving store's minutes (AggregateStore.minuteRows) packed as
+   * packDeltas packs them: in serve they come so from the aggregation thread.
+   */
+  readonly minuteRows: (...args: Parameters<MinuteRowsQuery['minuteRows']>) => Promise<Float64Array>;
   /** The ad's campaign and advertiser, from the catalog; undefined for an ad it does not know. */
   readonly adOwner: (ad: number) => { readonly campaign: number; readonly advertiser: number } | undefined;
   /** The archive's root directory (`--archive file:<path>`). */
   readonly archiveRoot: string;
 }
 
-const MINUTE_COLUMNS = [
-  'ad',
-  'campaign',
-  'advertiser',
-  'minute',
-  ...COUNT_FIELDS.map((f) => COUNT_COLUMNS[f]),
-];
-const MINUTE_TYPES = [BIGINT, BIGINT, BIGINT, TIMESTAMP, ...COUNT_FIELDS.map(() => BIGINT)];
+const COUNTERS = COUNT_FIELDS.map((f) => COUNT_COLUMNS[f]);
+/** Staged as numbers as they come (no BigInt per value), then typed by one CREATE TABLE AS. */
+const STAGE_DDL = `CREATE TEMP TABLE stage_minutes (ad DOUBLE, campaign DOUBLE, advertiser DOUBLE, "minute" DOUBLE, ${COUNTERS.map((c) => `${c} DOUBLE`).join(', ')})`;
+const STAGE_TYPES = [DOUBLE, DOUBLE, DOUBLE, DOUBLE, ...COUNT_FIELDS.map(() => DOUBLE)];
+const MINUTES_TABLE = `CREATE TABLE minutes AS SELECT ad::BIGINT AS ad, campaign::BIGINT AS campaign,
+  advertiser::BIGINT AS advertiser, epoch_ms(("minute" * 60000)::BIGINT) AS "minute",
+  ${COUNTERS.map((c) => `${c}::BIGINT AS ${c}`).join(', ')} FROM stage_minutes`;
 
 /** The columns of `events`: the archive's, then the Hive directories (hour as a number, not "05"). */
 export const EVENT_SELECT = [
@@ -98,32 +101,38 @@ export async function materialiseViews(
   budget: number,
 ): Promise<void> {
   const ads = scope.kind === 'admin' ? undefined : scope.ads;
-  const rows = await sources.minuteRows(
+  const packed = await sources.minuteRows(
     ads,
     minuteOf(range.fromMs),
     Math.ceil(range.toMs / 60_000),
     budget + 1,
   );
-  if (rows.length > budget) throw overBudget('minutes', scope, budget);
-  await connection.run(
-    `CREATE TABLE minutes (${MINUTE_COLUMNS.map((c, i) => `"${c}" ${MINUTE_TYPES[i]!.toString()}`).join(', ')})`,
-  );
-  const appender = await connection.createAppender('minutes');
+  const count = packed.length / PACKED_STRIDE;
+  if (count > budget) throw overBudget('minutes', scope, budget);
+  await connection.run(STAGE_DDL);
+  const appender = await connection.createAppender('stage_minutes', 'main', 'temp');
+  const owners = new Map<number, ReturnType<ViewSources['adOwner']>>();
+  const ownerOf = (ad: number): ReturnType<ViewSources['adOwner']> => {
+    if (!owners.has(ad)) owners.set(ad, sources.adOwner(ad));
+    return owners.get(ad);
+  };
   try {
-    appendColumns(appender, MINUTE_TYPES, rows.length, (v, row, i) => {
-      const r = rows[i]!;
-      const owner = sources.adOwner(r.ad);
-      v[0]!.setItem(row, BigInt(r.ad));
-      v[1]!.setItem(row, owner === undefined ? null : BigInt(owner.campaign));
-      v[2]!.setItem(row, owner === undefined ? null : BigInt(owner.advertiser));
-      v[3]!.setItem(row, new DuckDBTimestampValue(BigInt(r.minute) * 60_000_000n));
-      for (let f = 0; f < COUNT_FIELDS.length; f++)
-        v[4 + f]!.setItem(row, BigInt(r.counts[COUNT_FIELDS[f]!]));
+    appendColumns(appender, STAGE_TYPES, count, (v, row, i) => {
+      const at = i * PACKED_STRIDE;
+      const ad = packed[at]!;
+      const owner = ownerOf(ad);
+      v[0]!.setItem(row, ad);
+      v[1]!.setItem(row, owner === undefined ? null : owner.campaign);
+      v[2]!.setItem(row, owner === undefined ? null : owner.advertiser);
+      v[3]!.setItem(row, packed[at + 1]!);
+      for (let f = 0; f < COUNT_FIELDS.length; f++) v[4 + f]!.setItem(row, packed[at + 2 + f]!);
     });
     appender.flushSync();
   } finally {
     appender.closeSync();
   }
+  await connection.run(MINUTES_TABLE);
+  await connection.run('DROP TABLE stage_minutes');
 
   const archive = await archiveRelation(sources.archiveRoot);
   if (ads === undefined) {

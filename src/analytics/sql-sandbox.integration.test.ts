@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { emptyCounts } from '../aggregate/counts.js';
+import { packDeltas } from '../aggregate/thread/protocol.js';
 import type { MinuteDelta } from '../store/aggregate-store.js';
 import { writeArchiveFixture } from '../../test/support/archive-fixture.js';
 import { AnalyticsRefusal } from './analytics-refusal.js';
@@ -34,9 +35,11 @@ function sourcesOver(rows: MinuteDelta[], archiveRoot: string): ViewSources {
   return {
     minuteRows: (ads, from, to, limit) =>
       Promise.resolve(
-        rows
-          .filter((r) => (ads === undefined || ads.includes(r.ad)) && r.minute >= from && r.minute < to)
-          .slice(0, limit),
+        packDeltas(
+          rows
+            .filter((r) => (ads === undefined || ads.includes(r.ad)) && r.minute >= from && r.minute < to)
+            .slice(0, limit),
+        ),
       ),
     adOwner: (ad) => ({ campaign: ad * 100, advertiser: ad * 10 }),
     archiveRoot,

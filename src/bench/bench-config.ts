@@ -25,6 +25,7 @@ export const SCENARIOS = [
   'aggregate',
   'direct-db',
   'exactness',
+  'sql',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 

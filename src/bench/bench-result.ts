@@ -4,6 +4,7 @@ import type { ReplayResult } from './replay-aggregate.js';
 import type { LoadFigures } from './request-load.js';
 import type { PostgresSeriesResult } from './postgres-series-scenario.js';
 import type { DirectDbRun, FreshnessRun, SweepPoint } from './scenarios.js';
+import type { SqlRun } from './sql-scenario.js';
 import type { QueryRun } from './stored-data-scenarios.js';
 import type { WrkRuns } from './wrk-scenario.js';
 
@@ -22,6 +23,8 @@ export interface ScenarioRuns {
   aggregate?: ReplayResult[];
   directDb?: DirectDbRun[];
   exactness?: LoadgenSummary;
+  /** `sql`: a day's minutes of one campaign through POST /api/v1/sql. */
+  sql?: SqlRun[];
 }
 
 export interface MachineFacts {

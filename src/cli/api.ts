@@ -1,4 +1,5 @@
 import { watermarkOverPartitions } from '../aggregate/partition-watermark.js';
+import { packDeltas } from '../aggregate/thread/protocol.js';
 import type { ApiConfig } from '../config/cluster-config.js';
 import { TopicEndOffsets } from '../log/kafka/kafka-end-offsets.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -80,7 +81,7 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
           }),
           analyticsRoutes: createAnalyticsRoutes({
             catalog,
-            minuteRows: (...args) => store.aggregates.minuteRows(...args),
+            minuteRows: (...args) => store.aggregates.minuteRows(...args).then(packDeltas),
             archiveRoot: pathOfUrl(config.archive),
             tmpDir: analyticsTmpDir(config.dataDir),
             limits: config.sql,

@@ -157,7 +157,7 @@ async function startOpening(
         // The minutes come from the store through the aggregation thread, packed (protocol.ts).
         analyticsRoutes: createAnalyticsRoutes({
           catalog,
-          minuteRows: aggregation.minuteRows,
+          minuteRows: aggregation.minuteRowsPacked,
           archiveRoot: pathOfUrl(config.backends.archive),
           tmpDir: analyticsTmpDir(config.dataDir),
           limits: config.sql,

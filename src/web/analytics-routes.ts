@@ -12,18 +12,17 @@ import {
 } from '../analytics/analytics-range.js';
 import { AnalyticsRefusal } from '../analytics/analytics-refusal.js';
 import { ArchiveExporter } from '../analytics/export.js';
-import type { AnalyticsScope } from '../analytics/sandbox-views.js';
+import type { AnalyticsScope, ViewSources } from '../analytics/sandbox-views.js';
 import { ChunkAnswer, TextAnswer, writeParquet, type SqlFormat } from '../analytics/sql-answer.js';
 import type { SqlLimits } from '../analytics/sql-limits.js';
 import { SqlSandbox } from '../analytics/sql-sandbox.js';
 import type { Catalog, Principal } from '../catalog/catalog.js';
-import type { MinuteRowsQuery } from '../store/aggregate-store.js';
 import { badRequest, HttpError, notFound, readJsonObject, sendJsonBytes } from './http-io.js';
 
 export interface AnalyticsDeps {
   readonly catalog: Catalog;
-  /** The serving store's minutes (in serve, through the aggregation thread). */
-  readonly minuteRows: MinuteRowsQuery['minuteRows'];
+  /** The serving store's minutes, packed (in serve, as the aggregation thread sends them). */
+  readonly minuteRows: ViewSources['minuteRows'];
   /** The archive's root directory. */
   readonly archiveRoot: string;
   /** Where Parquet answers and exports are written before they are sent (under the data dir). */

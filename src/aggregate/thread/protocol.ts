@@ -71,7 +71,9 @@ export class AggregationThreadError extends Error {
   }
 }
 
-const STRIDE = 2 + COUNT_FIELDS.length;
+/** Numbers per row of a packed array: ad, minute, then the counters in COUNT_FIELDS order. */
+export const PACKED_STRIDE = 2 + COUNT_FIELDS.length;
+const STRIDE = PACKED_STRIDE;
 
 /**
  * Deltas as one Float64Array (ad, minute, then the counters in COUNT_FIELDS

@@ -28,6 +28,8 @@ export interface ViewSources {
 }
 
 const COUNTERS = COUNT_FIELDS.map((f) => COUNT_COLUMNS[f]);
+/** Rows appended between two yields to the event loop (a few ms of work). */
+const APPEND_SLICE_ROWS = 4096;
 /** Staged as numbers as they come (no BigInt per value), then typed by one CREATE TABLE AS. */
 const STAGE_DDL = `CREATE TEMP TABLE stage_minutes (ad DOUBLE, campaign DOUBLE, advertiser DOUBLE, "minute" DOUBLE, ${COUNTERS.map((c) => `${c} DOUBLE`).join(', ')})`;
 const STAGE_TYPES = [DOUBLE, DOUBLE, DOUBLE, DOUBLE, ...COUNT_FIELDS.map(() => DOUBLE)];
@@ -117,16 +119,22 @@ export async function materialiseViews(
     return owners.get(ad);
   };
   try {
-    appendColumns(appender, STAGE_TYPES, count, (v, row, i) => {
-      const at = i * PACKED_STRIDE;
-      const ad = packed[at]!;
-      const owner = ownerOf(ad);
-      v[0]!.setItem(row, ad);
-      v[1]!.setItem(row, owner === undefined ? null : owner.campaign);
-      v[2]!.setItem(row, owner === undefined ? null : owner.advertiser);
-      v[3]!.setItem(row, packed[at + 1]!);
-      for (let f = 0; f < COUNT_FIELDS.length; f++) v[4 + f]!.setItem(row, packed[at + 2 + f]!);
-    });
+    // Slice by slice, yielding between them: in serve this runs on the request thread, and a
+    // day of 100 ads (144,000 rows) is ~200 ms of appending that clicks must not wait behind.
+    for (let first = 0; first < count; first += APPEND_SLICE_ROWS) {
+      if (first > 0) await new Promise((resolve) => setImmediate(resolve));
+      const rows = Math.min(APPEND_SLICE_ROWS, count - first);
+      appendColumns(appender, STAGE_TYPES, rows, (v, row, index) => {
+        const at = (first + index) * PACKED_STRIDE;
+        const ad = packed[at]!;
+        const owner = ownerOf(ad);
+        v[0]!.setItem(row, ad);
+        v[1]!.setItem(row, owner === undefined ? null : owner.campaign);
+        v[2]!.setItem(row, owner === undefined ? null : owner.advertiser);
+        v[3]!.setItem(row, packed[at + 1]!);
+        for (let f = 0; f < COUNT_FIELDS.length; f++) v[4 + f]!.setItem(row, packed[at + 2 + f]!);
+      });
+    }
     appender.flushSync();
   } finally {
     appender.closeSync();

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { archiveGlob } from '../src/archive/archive-layout.js';
+import { archiveGlob, hourOf } from '../src/archive/archive-layout.js';
 import { sqlString } from '../src/archive/archive-scan.js';
 import {
   AdtallyProcess,
@@ -33,6 +33,7 @@ interface ErrorBody {
 }
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
   let server: AdtallyProcess;
@@ -44,8 +45,18 @@ describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
   const events: FixtureEvent[] = [];
   /** Impressions sent per ad, which the store's minutes must hold. */
   const sent = new Map<number, number>();
-  const from = new Date(Date.now() - 4 * HOUR_MS).toISOString();
-  const to = new Date(Date.now() + 60_000).toISOString();
+  // The fixture's hours, two days back: apart from the hour the real archiver writes the
+  // impressions sent below into (the default range of these tests reads the fixture only).
+  const fixtureStart = hourOf(Date.now() - 2 * DAY_MS);
+  const from = new Date(fixtureStart).toISOString();
+  const to = new Date(fixtureStart + 3 * HOUR_MS).toISOString();
+  /** The fixture's rows of the archive, without what the real archiver adds for the events sent now. */
+  const fixtureOnly = `event_time < TIMESTAMP ${sqlString(to.replace('T', ' ').replace('Z', ''))}`;
+  /** The range of what is sent now: the store's minutes, and what the archiver writes of them. */
+  const live = {
+    from: new Date(Date.now() - HOUR_MS).toISOString(),
+    to: new Date(Date.now() + 10 * 60_000).toISOString(),
+  };
 
   const sql = (
     key: string,
@@ -58,8 +69,8 @@ describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ sql: text, ...range }),
     });
-  const rowsOf = async (key: string, text: string): Promise<unknown[][]> => {
-    const res = await sql(key, text);
+  const rowsOf = async (key: string, text: string, range = { from, to }): Promise<unknown[][]> => {
+    const res = await sql(key, text, 'json', range);
     const body = (await res.json()) as { rows: unknown[][] } & Partial<ErrorBody>;
     assert.equal(res.status, 200, `${text}: ${JSON.stringify(body.error)}`);
     return body.rows;
@@ -69,7 +80,16 @@ describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
     dataDir = makeDataDir('adtally-analytics-');
     archive = join(dataDir, 'archive');
     server = await AdtallyProcess.start(dataDir, {
-      args: ['--sql-timeout', '2s', '--sql-row-limit', '1000', '--sql-materialise-rows', '5000'],
+      args: [
+        '--sql-timeout',
+        '2s',
+        '--sql-row-limit',
+        '1000',
+        '--sql-materialise-rows',
+        '5000',
+        '--archive-roll-interval',
+        '1s',
+      ],
     });
     api = adminApi(server.url);
     a = await api.seed(2, 'Alpha');
@@ -93,7 +113,7 @@ describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
     const done = await api.call('GET', `/api/v1/ads/${b.adIds[0]}/aggregates?consistent=true`);
     assert.equal(done.status, 200);
     // The archive: two hours of events of both advertisers, one with a comma and quotes in a field.
-    const start = Date.now() - 3 * HOUR_MS;
+    const start = fixtureStart;
     let offset = 0;
     for (const [who, ads] of [
       [a, a.adIds],
@@ -127,6 +147,8 @@ describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
     const res = await sql(
       TEST_ADMIN_TOKEN,
       'SELECT ad, sum(impressions) AS n FROM minutes GROUP BY ad ORDER BY ad',
+      'json',
+      live,
     );
     assert.equal(res.status, 200);
     const body = (await res.json()) as { columns: string[]; types: string[]; rows: [number, number][] };
@@ -139,6 +161,7 @@ describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
     const campaigns = await rowsOf(
       TEST_ADMIN_TOKEN,
       'SELECT campaign, advertiser, sum(impressions)::INTEGER FROM minutes GROUP BY ALL ORDER BY campaign',
+      live,
     );
     assert.deepEqual(campaigns, [
       [a.campaignId, a.advertiserId, 5],
@@ -293,7 +316,9 @@ describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
   it("never returns another advertiser's rows to an advertiser, whatever the statement says", async () => {
     const mine = new Set(a.adIds);
     assert.deepEqual(await rowsOf(a.apiKey, 'SELECT DISTINCT advertiser FROM events'), [[a.advertiserId]]);
-    assert.deepEqual(await rowsOf(a.apiKey, 'SELECT DISTINCT advertiser FROM minutes'), [[a.advertiserId]]);
+    assert.deepEqual(await rowsOf(a.apiKey, 'SELECT DISTINCT advertiser FROM minutes', live), [
+      [a.advertiserId],
+    ]);
     const ads = await rowsOf(
       a.apiKey,
       'SELECT DISTINCT ad FROM events UNION SELECT DISTINCT ad FROM minutes',
@@ -342,8 +367,40 @@ describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
     }
     // The admin reads the archive itself.
     assert.deepEqual(
-      await rowsOf(TEST_ADMIN_TOKEN, `SELECT count(*) FROM read_parquet(${sqlString(archiveGlob(archive))})`),
+      await rowsOf(
+        TEST_ADMIN_TOKEN,
+        `SELECT count(*) FROM read_parquet(${sqlString(archiveGlob(archive))}) WHERE ${fixtureOnly}`,
+      ),
       [[24]],
+    );
+  });
+
+  it('reads what the real archiver wrote of the events sent, each advertiser its own', async () => {
+    const byAdvertiser = `SELECT advertiser, type, outcome, count(*)::INTEGER FROM events GROUP BY ALL ORDER BY 1`;
+    const deadline = Date.now() + 20_000;
+    let rows = await rowsOf(TEST_ADMIN_TOKEN, byAdvertiser, live);
+    while (
+      JSON.stringify(rows) !==
+      JSON.stringify([
+        [a.advertiserId, 'impression', 'ok', 5],
+        [b.advertiserId, 'impression', 'ok', 4],
+      ])
+    ) {
+      if (Date.now() > deadline) assert.fail(`the archive holds ${JSON.stringify(rows)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      rows = await rowsOf(TEST_ADMIN_TOKEN, byAdvertiser, live);
+    }
+    assert.deepEqual(await rowsOf(a.apiKey, byAdvertiser, live), [[a.advertiserId, 'impression', 'ok', 5]]);
+    assert.deepEqual(await rowsOf(b.apiKey, byAdvertiser, live), [[b.advertiserId, 'impression', 'ok', 4]]);
+    // The archive's events and the store's minutes agree for the advertiser's own ads.
+    assert.deepEqual(
+      await rowsOf(
+        a.apiKey,
+        `SELECT e.ad, e.n = m.n FROM (SELECT ad, count(*) AS n FROM events GROUP BY ad) e
+         JOIN (SELECT ad, sum(impressions) AS n FROM minutes GROUP BY ad) m USING (ad) ORDER BY 1`,
+        live,
+      ),
+      a.adIds.map((ad) => [ad, true]),
     );
   });
 
@@ -387,7 +444,7 @@ describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
   const archiveRowsOf = (advertiser: number) =>
     duckRows(
       `SELECT * FROM read_parquet(${sqlString(archiveGlob(archive))}, hive_partitioning = false)
-       WHERE advertiser = ${advertiser} ORDER BY "offset"`,
+       WHERE advertiser = ${advertiser} AND ${fixtureOnly} ORDER BY "offset"`,
     );
 
   it("exports exactly the caller's archive rows as Parquet", async () => {
@@ -429,7 +486,7 @@ describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
       `SELECT * FROM read_csv(${sqlString(file)}, header = true, all_varchar = true) ORDER BY "offset"::BIGINT`,
     );
     const archived = await duckRows(
-      `SELECT ${asText} FROM read_parquet(${sqlString(archiveGlob(archive))}) WHERE advertiser = ${a.advertiserId} ORDER BY "offset"`,
+      `SELECT ${asText} FROM read_parquet(${sqlString(archiveGlob(archive))}) WHERE advertiser = ${a.advertiserId} AND ${fixtureOnly} ORDER BY "offset"`,
     );
     assert.deepEqual(exported, archived);
     assert.ok(readFileSync(file, 'utf8').includes('"Mozilla/5.0 (X11, ""quoted"")"'));

@@ -148,6 +148,29 @@ describe('catalog API (SPEC 3.2) over HTTP', () => {
     );
   });
 
+  it('rotates an advertiser key: the new key works at once, the old one is refused', async () => {
+    const a = await api.seed(1, 'Rotor');
+    const other = await api.seed(1, 'Bystander');
+    const oldKey = adminApi(server.url, a.apiKey);
+    assert.equal((await oldKey.call('GET', '/api/v1/ads')).status, 200, 'the old key is cached now');
+    assert.equal((await oldKey.call('POST', `/api/v1/advertisers/${a.advertiserId}/key`)).status, 403);
+    const res = await api.call('POST', `/api/v1/advertisers/${a.advertiserId}/key`);
+    assert.equal(res.status, 200);
+    const rotated = (await res.json()) as { id: number; name: string; apiKey: string };
+    assert.equal(rotated.id, a.advertiserId);
+    assert.match(rotated.apiKey, /^atk_/);
+    assert.notEqual(rotated.apiKey, a.apiKey);
+    assert.equal((await oldKey.call('GET', '/api/v1/ads')).status, 403, 'a wrong key, as any unknown one');
+    const ads = await adminApi(server.url, rotated.apiKey).json<{ id: number }[]>('GET', '/api/v1/ads');
+    assert.deepEqual(
+      ads.map((x) => x.id),
+      a.adIds,
+    );
+    assert.equal((await adminApi(server.url, other.apiKey).call('GET', '/api/v1/ads')).status, 200);
+    assert.equal((await api.call('POST', '/api/v1/advertisers/9999/key')).status, 404);
+    assert.equal((await api.call('GET', `/api/v1/advertisers/${a.advertiserId}/key`)).status, 405);
+  });
+
   it('answers 413 for a JSON body over 64 KiB and keeps serving', async () => {
     const res = await api.call('POST', '/api/v1/advertisers', { name: 'x'.repeat(70 * 1024) });
     assert.equal(res.status, 413);

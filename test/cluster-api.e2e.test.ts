@@ -87,3 +87,56 @@ test('consistent=true on the api includes every click a collector acknowledged b
     assert.equal(answer.totals.clicks, sent, `round ${round}`);
   }
 });
+
+test("the api's live stream tells an advertiser of its click, committed by a worker in another process", async () => {
+  const cluster = handle.get();
+  const api = adminApi(cluster.api!.url, cluster.adminToken);
+  const mine = await api.seed(1, 'Streamed');
+  const theirs = await api.seed(1, 'Unstreamed');
+  const ad = mine.adIds[0]!;
+  const open = (key: string) =>
+    fetch(`${cluster.api!.url}/api/v1/stream`, { headers: { authorization: `Bearer ${key}` } });
+  const [own, other] = await Promise.all([open(mine.apiKey), open(theirs.apiKey)]);
+  assert.equal(own.status, 200);
+  const read = async (res: Response, done: (text: string) => boolean, ms: number): Promise<string> => {
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const timer = setTimeout(() => void reader.cancel(), ms);
+    try {
+      while (!done(text)) {
+        const { value, done: ended } = await reader.read();
+        if (ended) break;
+        text += value;
+      }
+    } finally {
+      clearTimeout(timer);
+      await reader.cancel().catch(() => undefined);
+    }
+    return text;
+  };
+  const seen = (text: string) => text.includes(`"ad":${ad},`);
+  const ownText = read(own, seen, 10_000);
+  const otherText = read(other, seen, 3_000);
+  // Every collector knows the new ad before the click.
+  await within(2_000, 'the ad known to the collectors', async () =>
+    (await Promise.all(cluster.collectors.map((c) => get(`${c.url}/ad?campaign=${mine.campaignId}`)))).every(
+      (a) => a.status === 200,
+    ),
+  );
+  const clicked = Date.now();
+  const click = await get(
+    `${cluster.url}/click?${tokenQuery(ad, 'imp_cluster_stream_1', undefined, cluster.secret)}`,
+  );
+  assert.equal(click.status, 302);
+  const text = await ownText;
+  assert.ok(seen(text), `no event for ad ${ad} on its advertiser's stream:\n${text}`);
+  const event = text.split('\n\n').find((block) => block.startsWith('event: commit') && seen(block))!;
+  const data = JSON.parse(event.slice(event.indexOf('data: ') + 6)) as {
+    offset: null;
+    changes: { ad: number; counts: { clicks: number } }[];
+  };
+  assert.equal(data.offset, null);
+  assert.equal(data.changes.find((c) => c.ad === ad)!.counts.clicks, 1);
+  console.log(`api stream event ${Date.now() - clicked} ms after the click`);
+  assert.ok(!seen(await otherText), "another advertiser's stream got the click");
+});

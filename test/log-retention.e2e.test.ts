@@ -13,7 +13,11 @@ import {
 import { apiGet, isoMinute, metricValue, minuteOf, pollUntil, type SeriesAnswer } from './support/traffic.js';
 
 const SEGMENT_BYTES = 4096;
-const ARGS = ['--log-segment-bytes', String(SEGMENT_BYTES), '--log-retention', '2s'];
+// The archiver is a consumer too: it must roll (commit past the segments) before they can go.
+const ARGS = [
+  ...['--log-segment-bytes', String(SEGMENT_BYTES), '--log-retention', '2s'],
+  ...['--archive-roll-interval', '500ms'],
+];
 
 /** Bases of the segment files in the log directory. */
 function segmentBases(dataDir: string): number[] {

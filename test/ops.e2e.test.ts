@@ -28,6 +28,7 @@ describe('operations routes (SPEC 3.4)', () => {
         log: 'ok',
         store: 'ok',
         aggregation: 'ok',
+        archive: 'ok',
       });
       await Promise.all(
         Array.from({ length: 20 }, (_, i) =>

@@ -14,6 +14,16 @@ import { join } from 'node:path';
  * a name without the suffix is always a whole file.
  */
 export const TMP_SUFFIX = '.tmp';
+
+/**
+ * The name a file has while it is written: hidden (a leading dot) as well as
+ * suffixed, because Spark, Hive, Trino and pyarrow list every file of a
+ * partition directory except those starting with `.` or `_`: a visible
+ * `part-...parquet.tmp` would be read half-written by `spark.read.parquet(root)`.
+ */
+export function archiveTmpName(finalName: string): string {
+  return `.${finalName}${TMP_SUFFIX}`;
+}
 const OFFSET_DIGITS = 20;
 const HOUR_MS = 3_600_000;
 

@@ -23,6 +23,7 @@ export const SCENARIOS = [
   'query',
   'postgres-series',
   'aggregate',
+  'archive',
   'direct-db',
   'exactness',
   'sql',
@@ -51,6 +52,8 @@ export interface BenchPlan {
   readonly queryIngestRate: number;
   readonly queryMs: number;
   readonly aggregateEvents: number;
+  /** Events of the stored log the `archive` scenario writes to Parquet. */
+  readonly archiveEvents: number;
   readonly directDbRequests: number;
   readonly directDbConnections: number;
   readonly exactnessMs: number;
@@ -76,6 +79,7 @@ const FULL: BenchPlan = {
   queryIngestRate: 10_000,
   queryMs: 15_000,
   aggregateEvents: 5_000_000,
+  archiveEvents: 2_000_000,
   directDbRequests: 30_000,
   directDbConnections: 100,
   exactnessMs: 60_000,
@@ -94,6 +98,7 @@ const QUICK: BenchPlan = {
   queryAds: 1_000,
   queryMs: 3_000,
   aggregateEvents: 200_000,
+  archiveEvents: 200_000,
   directDbRequests: 3_000,
   exactnessMs: 10_000,
   exactnessRate: 1_000,

@@ -151,6 +151,14 @@ export function benchmarksMarkdown(
       'not HTTP',
     ],
     [
+      'archive: replay of a stored log into Parquet',
+      `${int(result.archive_eps)} events/s (${int(medianOf(s.archive, (r) => r.eventsPerCpuSecond))} per CPU-second), ` +
+        `${result.archive_bytes_per_event === null ? 'n/a' : result.archive_bytes_per_event.toFixed(1)} bytes/event`,
+      'reference',
+      '',
+      'not HTTP; zstd Parquet',
+    ],
+    [
       'direct-db: INSERT per impression into PostgreSQL (pool 20), 100 connections',
       `${int(ddRate((r) => r.directDb))} req/s, p99 ${ms(
         medianOf(dd, (r) => r.directDb.p99),
@@ -211,6 +219,7 @@ export function benchmarksMarkdown(
     `- freshness: ${runsOf(s.freshness, (r) => `p99 ${ms(r.p99, 0)} (${r.samples} clicks)`)}`,
     `- query: ${runsOf(q, (r) => `p99 ${ms(r.queries.p99, 1)} (${int(r.queries.answered)} queries, ${r.queries.failed} failed)`)}`,
     `- aggregate: ${runsOf(s.aggregate, (r) => `${int(r.eventsPerCpuSecond)} per CPU-second, ${int(r.events)} events in ${r.wallSeconds.toFixed(1)} s`)}`,
+    `- archive: ${runsOf(s.archive, (r) => `${int(r.eventsPerSecond)} events/s, ${r.bytesPerEvent.toFixed(1)} B/event, ${int(r.events)} events in ${r.files} files`)}`,
     `- direct-db: ${runsOf(dd, (r) => `PostgreSQL ${int(r.directDb.answeredPerSecond)}/s vs adtally ${int(r.adtally.answeredPerSecond)}/s`)}`,
     `- sql (a day's minutes of one campaign, advertiser key): ${runsOf(s.sql, (r) => `p50 ${ms(r.p50, 1)}, p99 ${ms(r.p99, 1)} (${r.statements} statements, ${int(r.materialisedRows)} minute rows a sandbox)`)}`,
     '',

@@ -1,6 +1,7 @@
 import { cpus, release, totalmem } from 'node:os';
 import type { LoadgenSummary } from '../loadgen/loadgen.js';
 import type { ReplayResult } from './replay-aggregate.js';
+import type { ArchiveReplayResult } from './replay-archive.js';
 import type { LoadFigures } from './request-load.js';
 import type { PostgresSeriesResult } from './postgres-series-scenario.js';
 import type { DirectDbRun, FreshnessRun, SweepPoint } from './scenarios.js';
@@ -21,6 +22,7 @@ export interface ScenarioRuns {
   /** `postgres-series`: the 24 h series through PostgresAggregateStore, or why it was skipped. */
   postgresSeries?: PostgresSeriesResult;
   aggregate?: ReplayResult[];
+  archive?: ArchiveReplayResult[];
   directDb?: DirectDbRun[];
   exactness?: LoadgenSummary;
   /** `sql`: a day's minutes of one campaign through POST /api/v1/sql. */
@@ -48,6 +50,9 @@ export interface Headline {
   freshness_p99_ms: number | null;
   query_p99_ms: number | null;
   aggregate_eps_per_core: number | null;
+  /** `archive`: events/s written to Parquet (wall), and Parquet bytes per event. */
+  archive_eps: number | null;
+  archive_bytes_per_event: number | null;
   direct_db_failure_rate: number | null;
   adtally_failure_rate: number | null;
   exact: boolean | null;
@@ -100,6 +105,8 @@ export function headline(s: ScenarioRuns): Headline {
     freshness_p99_ms: medianOf(s.freshness, (r) => r.p99),
     query_p99_ms: medianOf(s.query, (r) => r.queries.p99),
     aggregate_eps_per_core: medianOf(s.aggregate, (r) => r.eventsPerCpuSecond),
+    archive_eps: medianOf(s.archive, (r) => r.eventsPerSecond),
+    archive_bytes_per_event: medianOf(s.archive, (r) => r.bytesPerEvent),
     direct_db_failure_rate:
       s.directDb === undefined ? null : pooledFailureRate(s.directDb.map((r) => r.directDb)),
     adtally_failure_rate:

@@ -18,7 +18,7 @@ import {
 } from './scenarios.js';
 import { postgresSeries } from './postgres-series-scenario.js';
 import { sqlLatency } from './sql-scenario.js';
-import { aggregate, exactness, query } from './stored-data-scenarios.js';
+import { aggregate, archive, exactness, query } from './stored-data-scenarios.js';
 import { throughputWithWrk } from './wrk-scenario.js';
 
 function currentCommit(): string {
@@ -83,6 +83,7 @@ export async function runBench(
   if (wants('query')) s.query = await query(ctx);
   if (wants('postgres-series')) s.postgresSeries = await postgresSeries(ctx);
   if (wants('aggregate')) s.aggregate = await aggregate(ctx);
+  if (wants('archive')) s.archive = await archive(ctx);
   if (wants('direct-db')) s.directDb = await directDb(ctx);
   if (wants('exactness')) s.exactness = await exactness(ctx);
   if (wants('sql')) s.sql = await sqlLatency(ctx);

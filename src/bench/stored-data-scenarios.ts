@@ -4,6 +4,7 @@ import { parseLoadgenOptions } from '../loadgen/loadgen-config.js';
 import { runLoadgen, type LoadgenSummary } from '../loadgen/loadgen.js';
 import { BENCH_ADMIN_TOKEN, BENCH_SECRET, freshDataDir, startAdtally } from './bench-servers.js';
 import { replayAggregate, writeSyntheticLog, type ReplayResult } from './replay-aggregate.js';
+import { replayArchive, type ArchiveReplayResult } from './replay-archive.js';
 import { BROWSER_HEADER, driveRequests, trackingPaths, type LoadFigures } from './request-load.js';
 import { sleep, type BenchContext } from './scenarios.js';
 import { seedStore } from './seed-store.js';
@@ -83,6 +84,26 @@ export async function aggregate(ctx: BenchContext): Promise<ReplayResult[]> {
       ctx.progress(
         `aggregate run ${run}: ${Math.round(result.eventsPerSecond)} events/s wall, ` +
           `${Math.round(result.eventsPerCpuSecond)} per CPU-second`,
+      );
+      runs.push(result);
+    }
+    return runs;
+  } finally {
+    await stored.dispose();
+  }
+}
+
+/** `archive`: one stored log of synthetic events, copied into a fresh Parquet archive by each run. */
+export async function archive(ctx: BenchContext): Promise<ArchiveReplayResult[]> {
+  const stored = await writeSyntheticLog(ctx.plan.archiveEvents);
+  try {
+    const runs: ArchiveReplayResult[] = [];
+    for (let run = 1; run <= ctx.plan.runs; run++) {
+      const result = await replayArchive(stored);
+      ctx.progress(
+        `archive run ${run}: ${Math.round(result.eventsPerSecond)} events/s wall, ` +
+          `${Math.round(result.eventsPerCpuSecond)} per CPU-second, ${result.bytesPerEvent.toFixed(1)} bytes/event ` +
+          `in ${result.files} files`,
       );
       runs.push(result);
     }

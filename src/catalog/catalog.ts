@@ -75,6 +75,23 @@ export class Catalog {
     return advertiser;
   }
 
+  /**
+   * Gives the advertiser a new API key; the old one stops working at once in
+   * this process, and in the others when the store's change notice reaches
+   * them (forgetKeys). The clear key is returned here and never again.
+   */
+  async rotateKey(id: number): Promise<{ advertiser: Advertiser; apiKey: string } | undefined> {
+    const apiKey = generateApiKey();
+    const advertiser = await this.store.rotateAdvertiserKey(id, hashApiKey(apiKey));
+    if (advertiser !== undefined) this.forgetKeys();
+    return advertiser === undefined ? undefined : { advertiser, apiKey };
+  }
+
+  /** Drops the keys authenticated so far: each is checked against the store again at its next use. */
+  forgetKeys(): void {
+    this.keyCache.clear();
+  }
+
   /** Creates an advertiser; the clear API key is returned here and never again. */
   async createAdvertiser(name: string): Promise<{ advertiser: Advertiser; apiKey: string }> {
     const apiKey = generateApiKey();

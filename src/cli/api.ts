@@ -3,10 +3,16 @@ import { packDeltas } from '../aggregate/thread/protocol.js';
 import type { ApiConfig } from '../config/cluster-config.js';
 import { TopicEndOffsets } from '../log/kafka/kafka-end-offsets.js';
 import { Metrics } from '../metrics/metrics.js';
-import { openServingStore } from '../store/open-store.js';
 import { pathOfUrl } from '../config/settings.js';
+import { openServingStore, parseServingStoreUrl } from '../store/open-store.js';
+import { PostgresDatabase } from '../store/postgres/postgres-database.js';
+import { readRecentMinutes } from '../store/postgres/recent-minutes.js';
 import { analyticsTmpDir, createAnalyticsRoutes } from '../web/analytics-routes.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
+import { createDashboardRoutes } from '../web/dashboard-routes.js';
+import { StaticFiles } from '../web/static-files.js';
+import { StreamHub } from '../web/stream-hub.js';
+import { createApiStream } from './api-stream.js';
 import { createQueryRoutes } from '../web/query-routes.js';
 import { createRequestHandler } from '../web/server.js';
 import { followCatalog } from './catalog-follower.js';
@@ -38,6 +44,30 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
     const { catalog } = followed;
     const endOffsets = TopicEndOffsets.open(kafka.bootstrap, kafka.topic);
     opened.push(() => endOffsets.close());
+    // The live stream reads the recent cells on a pool of its own, so a slow read never queues queries.
+    const location = parseServingStoreUrl(config.store);
+    const streamDb =
+      location.backend === 'postgres'
+        ? await PostgresDatabase.open(location.url, { applicationName: 'adtally-api-stream' })
+        : undefined;
+    if (streamDb !== undefined) opened.push(() => streamDb.close());
+    const hub = new StreamHub((ad) => catalog.adById(ad)?.advertiserId);
+    opened.push(() => {
+      hub.close();
+      return Promise.resolve();
+    });
+    const stream =
+      streamDb === undefined
+        ? undefined
+        : createApiStream({
+            hub,
+            catalog,
+            read: (ads, fromMinute, limit) => readRecentMinutes(streamDb, ads, fromMinute, limit),
+            watermark: () => watermark,
+            allowedLatenessMs: config.allowedLatenessMs,
+            now: () => Date.now(),
+            onError: (err) => print(`adtally api: live stream read failed (${err.message}); watchers resync`),
+          });
     let watermark: number | undefined;
     let watermarkError: Error | undefined;
     const refreshWatermark = async (): Promise<void> => {
@@ -54,6 +84,7 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
             ? overPartitions
             : Math.min(overPartitions, held);
         watermarkError = undefined;
+        stream?.checkpointsRead(rows);
       } catch (err) {
         watermarkError = err as Error;
       }
@@ -64,6 +95,7 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
       clearInterval(timer);
       return Promise.resolve();
     });
+    const ui = await StaticFiles.load();
     let shuttingDown = false;
     const handler = createRequestHandler(
       {
@@ -89,8 +121,12 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
           }),
           catalog,
           adminToken: config.adminToken,
+          // The workers commit in other processes: the stream follows their checkpoints (cli/api-stream.ts).
+          dashboardRoutes: createDashboardRoutes(stream === undefined ? {} : { stream: hub }),
         },
+        ...(ui === undefined ? {} : { ui }),
         metrics,
+        moreMetrics: () => Promise.resolve(hub.metricsText()),
         readiness: {
           checks: {
             store: () => store.ping(),
@@ -104,6 +140,8 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
     const listening = await listen(handler, config.http.host, config.http.port);
     opened.push(async () => {
       shuttingDown = true;
+      // Open event streams would hold the listener's close for its whole grace period.
+      hub.close();
       await listening.close();
     });
     print(`adtally api: listening on ${listening.url}`);

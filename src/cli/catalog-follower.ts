@@ -21,6 +21,8 @@ export async function followCatalog(
       again = true;
       return;
     }
+    // A rotated key must stop working here too: the cached ones are checked again.
+    catalog.forgetKeys();
     running = catalog
       .reloadAds()
       .catch((err: unknown) =>

@@ -11,6 +11,10 @@ import {
   parseWorkerConfig,
   type ClusterRole,
 } from '../config/cluster-config.js';
+import { planCapacity } from '../plan/capacity-plan.js';
+import { parsePlanOptions, planHelp } from '../plan/plan-config.js';
+import { planText } from '../plan/plan-text.js';
+import { readMeasuredFigures } from '../plan/measured-figures.js';
 import { startApi } from './api.js';
 import { startCollector } from './collector.js';
 import type { RunningProcess } from './running-process.js';
@@ -26,6 +30,7 @@ commands:
   api       catalog and query API over PostgreSQL
   loadgen   traffic generator and exactness oracle against a running adtally
   bench     the benchmark scenarios, with a report
+  plan      the deployment shape a load needs, from the measured figures
 
 run "adtally <command> --help" for a command's options.`;
 
@@ -121,6 +126,19 @@ async function bench(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** Prints the capacity plan for the given load (the lab's model, as text or JSON). */
+async function plan(argv: string[]): Promise<number> {
+  const options = parsePlanOptions(argv);
+  if (options === 'help') {
+    print(planHelp());
+    return 0;
+  }
+  const figures = await readMeasuredFigures(options.resultsDir);
+  const answer = planCapacity(options.inputs, figures);
+  print(options.json ? JSON.stringify({ plan: answer, figures }, null, 2) : planText(answer, figures));
+  return 0;
+}
+
 /** Entry point of the `adtally` bin; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -136,6 +154,8 @@ export async function main(argv: string[]): Promise<number> {
         return await loadgen(rest);
       case 'bench':
         return await bench(rest);
+      case 'plan':
+        return await plan(rest);
       case undefined:
       case '--help':
       case '-h':

@@ -11,6 +11,9 @@ import { Metrics } from '../metrics/metrics.js';
 import { DEFAULT_MINUTE_INDEX, MinuteIndex } from '../store/minute-index/minute-index.js';
 import { analyticsTmpDir, createAnalyticsRoutes } from '../web/analytics-routes.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
+import { createDashboardRoutes } from '../web/dashboard-routes.js';
+import { StaticFiles } from '../web/static-files.js';
+import { StreamHub } from '../web/stream-hub.js';
 import { createQueryRoutes } from '../web/query-routes.js';
 import { createRequestHandler } from '../web/server.js';
 import { listen } from './listen.js';
@@ -82,6 +85,13 @@ async function startOpening(
       console.error(`adtally: minute index off, series queries read the store: ${err.message}`),
   });
   let running = true;
+  // The live stream's owners are looked up in the catalog, loaded once the thread is up.
+  let ownerOf: (ad: number) => number | undefined = () => undefined;
+  const stream = new StreamHub((ad) => ownerOf(ad));
+  opened.push(() => {
+    stream.close();
+    return Promise.resolve();
+  });
   const aggregation = await AggregationThread.start({
     config: {
       storePath: pathOfUrl(config.backends.store),
@@ -90,6 +100,12 @@ async function startOpening(
       clickTtlMs: config.tokens.clickTtlMs,
       indexWindowHours: DEFAULT_MINUTE_INDEX.windowHours,
       ...(hooks.commitStallMs === undefined ? {} : { commitStallMs: hooks.commitStallMs }),
+      archive: {
+        root: pathOfUrl(config.backends.archive),
+        consumer: 'archive',
+        rollIntervalMs: config.archive.rollIntervalMs,
+        rollBytes: config.archive.rollBytes,
+      },
     },
     follow,
     index,
@@ -98,6 +114,7 @@ async function startOpening(
         print(`adtally: minute index loaded (${hours} hours read) in ${Math.round(ms)} ms`);
       }
     },
+    onCommitted: (commit) => stream.publish(commit),
     // Acknowledged events are in the log; a restart aggregates them. Going on would only hide the fault.
     onDied: (err) => {
       console.error(`adtally: the aggregation thread stopped (${err.message}); exiting, restart adtally`);
@@ -109,6 +126,9 @@ async function startOpening(
     await aggregation.stop();
   });
   const catalog = await Catalog.load(aggregation.catalogStore);
+  ownerOf = (ad) => catalog.adById(ad)?.advertiserId;
+  const ui = await StaticFiles.load();
+  if (ui === undefined) print('adtally: the dashboard is not built (npm run build), / answers 404');
   const collector = new Collector({
     // One partition: the file log.
     log: new FileEventAppender(log),
@@ -119,12 +139,12 @@ async function startOpening(
     metrics,
   });
 
-  // The aggregation worker is the log's only consumer so far; the archiver's offset joins the minimum when it exists.
+  // The log's consumers are the aggregation worker and the archiver: nothing either still needs is deleted.
   metrics.watchLogStorage(() => log.storage());
   const stopRetention = startLogRetention(log, {
     retentionMs: config.logRetention.ms,
     retentionBytes: config.logRetention.bytes,
-    consumedBelow: () => aggregation.committedOffset(),
+    consumedBelow: () => Math.min(aggregation.committedOffset(), aggregation.archiveCommittedOffset()),
     now,
     observer: metrics,
   });
@@ -165,14 +185,17 @@ async function startOpening(
         }),
         catalog,
         adminToken: secrets.adminToken,
+        dashboardRoutes: createDashboardRoutes({ stream }),
       },
+      ...(ui === undefined ? {} : { ui }),
       metrics,
-      moreMetrics: () => aggregation.metricsText(),
+      moreMetrics: async () => `${await aggregation.metricsText()}\n${stream.metricsText()}`,
       readiness: {
         checks: {
           log: () => log.check(),
           store: () => aggregation.catalogStore.ping(),
           aggregation: () => aggregation.check(),
+          archive: () => aggregation.checkArchive(),
         },
       },
     },
@@ -186,6 +209,8 @@ async function startOpening(
   async function shutdown(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
+    // Open event streams would hold the listener's close for its whole grace period.
+    stream.close();
     await listening.close();
     // Reverse order of opening: the worker commits what it read and the store closes, then the log.
     for (const close of opened.reverse()) await close();

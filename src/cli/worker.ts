@@ -1,12 +1,16 @@
+import { ParquetArchiveWriter } from '../archive/parquet-writer.js';
 import type { WorkerConfig } from '../config/cluster-config.js';
+import { pathOfUrl } from '../config/settings.js';
 import { openDedupStore } from '../dedup/open-dedup-store.js';
 import { openGroupConsumer } from '../log/kafka/kafka-group-consumer.js';
 import { ensureTopic } from '../log/kafka/kafka-topic.js';
 import { AggregationMetrics } from '../metrics/aggregation-metrics.js';
+import { ArchiveMetrics } from '../metrics/archive-metrics.js';
 import { Metrics } from '../metrics/metrics.js';
 import { openServingStore } from '../store/open-store.js';
 import { createRequestHandler } from '../web/server.js';
 import { PartitionedAggregation } from '../worker/partitioned-aggregation.js';
+import { PartitionedArchive } from '../worker/partitioned-archive.js';
 import { DedupLossPolicy } from '../worker/dedup-loss-policy.js';
 import { WorkerMetrics } from '../worker/worker-metrics.js';
 import { listen } from './listen.js';
@@ -32,6 +36,8 @@ export function startWorker(config: WorkerConfig, print: (line: string) => void)
       (await store.aggregates.listCheckpoints(`${kafka.topic}/`)).length > 0,
     );
     const aggregationMetrics = new AggregationMetrics();
+    // Everything pushed from here on is closed before the consumer leaves the group (see the splice below).
+    const consumersFrom = opened.length;
     const aggregation = new PartitionedAggregation({
       store: store.aggregates,
       dedup,
@@ -43,6 +49,25 @@ export function startWorker(config: WorkerConfig, print: (line: string) => void)
     });
     // Closed before the consumer leaves the group: each partition commits what it read while it still owns it.
     opened.push(() => aggregation.close());
+    const archiveMetrics = new ArchiveMetrics();
+    let archive: PartitionedArchive | undefined;
+    if (config.archive !== undefined) {
+      const writer = await ParquetArchiveWriter.open();
+      opened.push(() => Promise.resolve(writer.close()));
+      archive = new PartitionedArchive({
+        store: store.aggregates,
+        loadAds: () => store.catalog.listAds(),
+        writer,
+        root: pathOfUrl(config.archive.url),
+        topic: kafka.topic,
+        rollIntervalMs: config.archive.rollIntervalMs,
+        rollBytes: config.archive.rollBytes,
+        metrics: archiveMetrics,
+        log: print,
+      });
+      // Like the aggregation: each partition archives and commits what it read while it still owns it.
+      opened.push(() => archive!.close());
+    }
     // Workers may start before any collector made the topic; a partition count that differs is an error here too.
     await ensureTopic(kafka.bootstrap, kafka.topic, kafka.partitions);
     const consumer = await openGroupConsumer(
@@ -52,9 +77,12 @@ export function startWorker(config: WorkerConfig, print: (line: string) => void)
         group: config.group,
         sessionTimeoutMs: config.sessionTimeoutMs,
       },
-      (lease) => aggregation.assign(lease),
+      (lease) => {
+        aggregation.assign(lease);
+        archive?.assign(lease);
+      },
     );
-    opened.splice(opened.length - 1, 0, () => consumer.close());
+    opened.splice(consumersFrom, 0, () => consumer.close());
     const metrics = new Metrics();
     const workerMetrics = new WorkerMetrics({
       lag: () => consumer.lag(),
@@ -67,13 +95,16 @@ export function startWorker(config: WorkerConfig, print: (line: string) => void)
       {
         metrics,
         moreMetrics: async () =>
-          `${await aggregationMetrics.registry.metrics()}\n${await workerMetrics.registry.metrics()}`,
+          [aggregationMetrics, workerMetrics, ...(archive === undefined ? [] : [archiveMetrics])]
+            .map((m) => m.registry.metrics())
+            .reduce(async (text, next) => `${await text}\n${await next}`, Promise.resolve('')),
         readiness: {
           checks: {
             store: () => store.ping(),
             dedup: () => dedup.check(),
             kafka: () => consumer.check(),
             aggregation: () => aggregation.check(),
+            ...(archive === undefined ? {} : { archive: () => archive.check() }),
           },
         },
       },
@@ -84,7 +115,10 @@ export function startWorker(config: WorkerConfig, print: (line: string) => void)
       shuttingDown = true;
       await listening.close();
     });
-    print(`adtally worker: group ${config.group} on ${kafka.topic}; listening on ${listening.url}`);
+    const archiving = config.archive === undefined ? 'no archive' : `archiving to ${config.archive.url}`;
+    print(
+      `adtally worker: group ${config.group} on ${kafka.topic} (${archiving}); listening on ${listening.url}`,
+    );
     return listening.url;
   });
 }

@@ -33,6 +33,45 @@ describe('cluster command configuration', () => {
     );
   });
 
+  it('a worker archives only when given --archive, with the roll settings of serve', () => {
+    const base = ['--log', LOG, '--store', STORE, '--dedup', 'redis://127.0.0.1:6379'];
+    const none = parseWorkerConfig(base, {});
+    assert.ok(none !== 'help');
+    assert.equal(none.archive, undefined);
+    const config = parseWorkerConfig(
+      [...base, '--archive', 'file:/shared/archive', '--archive-roll-interval', '30s'],
+      {
+        ADTALLY_ARCHIVE_ROLL_BYTES: '2097152',
+      },
+    );
+    assert.ok(config !== 'help');
+    assert.deepEqual(config.archive, {
+      url: 'file:/shared/archive',
+      rollIntervalMs: 30_000,
+      rollBytes: 2_097_152,
+    });
+    const defaults = parseWorkerConfig([], {
+      ADTALLY_LOG: LOG,
+      ADTALLY_STORE: STORE,
+      ADTALLY_DEDUP: 'redis://r:6379',
+      ADTALLY_ARCHIVE: 'file:/a',
+    });
+    assert.ok(defaults !== 'help');
+    assert.deepEqual(defaults.archive, {
+      url: 'file:/a',
+      rollIntervalMs: 60_000,
+      rollBytes: 64 * 1024 * 1024,
+    });
+    throwsConfig(
+      () => parseWorkerConfig([...base, '--archive', 's3://bucket/x'], {}),
+      /--archive: unsupported scheme s3:/,
+    );
+    throwsConfig(
+      () => parseWorkerConfig([...base, '--archive-roll-bytes', '1000'], {}),
+      /--archive-roll-bytes: must be at least 1048576/,
+    );
+  });
+
   it('a collector refuses a produce deadline too close to the allowed lateness', () => {
     throwsConfig(
       () =>

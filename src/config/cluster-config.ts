@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { parseKafkaLogUrl, type KafkaLogLocation } from '../log/kafka/kafka-url.js';
 import type { SqlLimits } from '../analytics/sql-limits.js';
+import { ARCHIVE_ROLL_SETTINGS, archiveRollConfig, type ArchiveRollConfig } from './archive-settings.js';
 import { DEFAULT_EVENTS_INFLIGHT_BYTES, SERVE_SETTINGS, SQL_SETTINGS, sqlLimitsOf } from './serve-config.js';
 import {
   ConfigError,
@@ -65,6 +66,13 @@ const ROLE_SETTINGS = {
       'ADTALLY_SESSION_TIMEOUT',
       'consumer group session timeout (default 10s)',
     ),
+    archive: backendSetting(
+      'archive',
+      'ADTALLY_ARCHIVE',
+      'raw archive on a path every worker shares (file:<path>; default none: this worker archives nothing)',
+      ['file:'],
+    ),
+    ...ARCHIVE_ROLL_SETTINGS,
   },
   api: {
     ...COMMON,
@@ -105,6 +113,11 @@ export interface WorkerConfig extends ClusterConfigBase {
   readonly clickTtlMs: number;
   readonly group: string;
   readonly sessionTimeoutMs: number;
+  /**
+   * The raw archive (a `file:` URL on a path all workers share), with when
+   * its files are closed; undefined: no archiver runs in this worker.
+   */
+  readonly archive: ({ readonly url: string } & ArchiveRollConfig) | undefined;
 }
 
 export interface ApiConfig extends ClusterConfigBase {
@@ -218,6 +231,7 @@ export function parseWorkerConfig(argv: readonly string[], env: NodeJS.ProcessEn
     clickTtlMs: values.clickTtl ?? DAY_MS,
     group: values.group ?? 'adtally-workers',
     sessionTimeoutMs: values.sessionTimeout ?? 10_000,
+    archive: values.archive === undefined ? undefined : { url: values.archive, ...archiveRollConfig(values) },
   };
 }
 

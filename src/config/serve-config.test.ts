@@ -14,6 +14,16 @@ describe('parseServeConfig', () => {
     assert.equal(config.backends.store, 'duckdb:data/adtally.duckdb');
     assert.equal(config.tokens.clickTtlMs, 86_400_000);
     assert.equal(config.allowedLatenessMs, 5000);
+    assert.equal(config.backends.archive, 'file:data/archive');
+    assert.deepEqual(config.archive, { rollIntervalMs: 60_000, rollBytes: 64 * 1024 * 1024 });
+  });
+
+  it('reads the archive roll settings from flags and the environment', () => {
+    const config = parseServeConfig(['--archive-roll-interval', '500ms'], {
+      ADTALLY_ARCHIVE_ROLL_BYTES: '8388608',
+    });
+    assert.ok(config !== 'help');
+    assert.deepEqual(config.archive, { rollIntervalMs: 500, rollBytes: 8 * 1024 * 1024 });
   });
 
   it('lets flags win over environment variables', () => {
@@ -47,6 +57,30 @@ describe('parseServeConfig', () => {
     ['a relative public URL', ['--public-url', 'ads.example.com'], {}, /--public-url: .*not an absolute URL/],
     ['a public URL of another scheme', [], { ADTALLY_PUBLIC_URL: 'ftp://x' }, /ADTALLY_PUBLIC_URL: .*http/],
     ['an in-flight budget below one batch', ['--events-inflight-bytes', '1000'], {}, /at least 1048576/],
+    [
+      'a roll interval of 0',
+      ['--archive-roll-interval', '0s'],
+      {},
+      /--archive-roll-interval: must be longer than 0/,
+    ],
+    [
+      'a bad roll interval',
+      [],
+      { ADTALLY_ARCHIVE_ROLL_INTERVAL: 'often' },
+      /ADTALLY_ARCHIVE_ROLL_INTERVAL: expected a duration/,
+    ],
+    [
+      'a roll budget below 1 MiB',
+      ['--archive-roll-bytes', '65536'],
+      {},
+      /--archive-roll-bytes: must be at least 1048576/,
+    ],
+    [
+      'a roll budget with a unit',
+      ['--archive-roll-bytes', '64MiB'],
+      {},
+      /--archive-roll-bytes: expected a positive integer/,
+    ],
     ['a non-numeric in-flight budget', [], { ADTALLY_EVENTS_INFLIGHT_BYTES: '64MiB' }, /positive integer/],
   ];
   for (const [name, argv, env, message] of bad) {

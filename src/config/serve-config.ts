@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DEFAULT_SQL_LIMITS, type SqlLimits } from '../analytics/sql-limits.js';
 import { MAX_BATCH_BYTES } from '../ingest/batch.js';
+import { ARCHIVE_ROLL_SETTINGS, archiveRollConfig, type ArchiveRollConfig } from './archive-settings.js';
 import {
   ConfigError,
   backendSetting,
@@ -34,6 +35,8 @@ export interface ServeConfig {
     readonly archive: string;
   };
   readonly log: { readonly segmentBytes: number };
+  /** When the archiver closes its Parquet files. */
+  readonly archive: ArchiveRollConfig;
   /** Consumed log segments older than `ms`, or over `bytes` in all (no cap if undefined), are deleted. */
   readonly logRetention: { readonly ms: number; readonly bytes: number | undefined };
   readonly tokens: {
@@ -223,6 +226,7 @@ export const SERVE_SETTINGS = {
     'ADTALLY_LOG_RETENTION_BYTES',
     'past this many log bytes, delete consumed segments whatever their age (default no cap)',
   ),
+  ...ARCHIVE_ROLL_SETTINGS,
   ...SQL_SETTINGS,
 } satisfies Record<string, SettingSpec<unknown>>;
 
@@ -285,6 +289,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       archive: values.archive ?? `file:${join(dataDir, 'archive')}`,
     },
     log: { segmentBytes: values.segmentBytes ?? 64 * 1024 * 1024 },
+    archive: archiveRollConfig(values),
     logRetention: { ms: values.logRetention ?? 7 * 86_400_000, bytes: values.logRetentionBytes },
     tokens: { secret, clickTtlMs: values.clickTtl ?? 24 * 3_600_000 },
     allowedLatenessMs: values.allowedLateness ?? 5_000,

@@ -3,6 +3,13 @@ import type { LogFlushObserver, LogStorage, RetentionResult } from '../log/event
 import type { LogRetentionObserver } from '../log/log-retention.js';
 import { PlainHistogram, type HistogramSeries } from './plain-histogram.js';
 
+/** Default metrics prom-client exports as gauges with a `_total` suffix. */
+const NON_COUNTER_TOTALS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** The process's Prometheus metrics; one instance, passed to whoever records. */
@@ -102,6 +109,28 @@ export class Metrics implements LogFlushObserver, LogRetentionObserver {
     registers: [this.registry],
   });
 
+  /** What /readyz checks, asked again at every scrape for adtally_ready. */
+  private readinessChecks: Readonly<Record<string, () => Promise<void>>> = {};
+
+  readonly ready = new Gauge({
+    name: 'adtally_ready',
+    help: '1 while the readiness check passes and 0 while it fails (the checks /readyz makes), by check',
+    labelNames: ['check'] as const,
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      const checks = Object.entries(this.readinessChecks);
+      const passed = await Promise.all(
+        checks.map(([, check]) =>
+          check().then(
+            () => 1,
+            () => 0,
+          ),
+        ),
+      );
+      checks.forEach(([name], i) => this.ready.set({ check: name }, passed[i]!));
+    },
+  });
+
   /** Counted in plain numbers and added to the counters when they are collected (at a scrape). */
   private readonly requestCounts: PendingCounts = new PendingCounts(this.httpRequests);
   private readonly eventCounts: PendingCounts = new PendingCounts(this.events);
@@ -126,11 +155,20 @@ export class Metrics implements LogFlushObserver, LogRetentionObserver {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'adtally_' });
+    // prom-client names these gauges *_total, a suffix Prometheus reserves for counters
+    // (`promtool check metrics` refuses them); they are the sums of the per-type gauges
+    // adtally_nodejs_active_{handles,requests,resources}{type}, which stay.
+    for (const name of NON_COUNTER_TOTALS) this.registry.removeSingleMetric(`adtally_${name}`);
   }
 
   /** Makes the log gauges read `storage` at every scrape. */
   watchLogStorage(storage: () => LogStorage): void {
     this.logStorage = storage;
+  }
+
+  /** Makes adtally_ready run these checks at every scrape (alerting sees what /readyz says). */
+  watchReadiness(checks: Readonly<Record<string, () => Promise<void>>>): void {
+    this.readinessChecks = checks;
   }
 
   onRetention(result: RetentionResult): void {

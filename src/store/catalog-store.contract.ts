@@ -31,6 +31,25 @@ export function catalogStoreContract(adapter: string, open: () => Promise<Catalo
       assert.deepEqual(await store.listAdvertisers(), [acme, globex]);
     });
 
+    it('rotates an advertiser key: the new hash finds it, the old one no longer does', async () => {
+      const store = await fresh();
+      const acme = await store.createAdvertiser('Acme', 'old-hash');
+      const globex = await store.createAdvertiser('Globex', 'globex-hash');
+      assert.deepEqual(await store.rotateAdvertiserKey(acme.id, 'new-hash'), acme);
+      assert.equal(await store.findAdvertiserByKeyHash('old-hash'), undefined);
+      assert.deepEqual(await store.findAdvertiserByKeyHash('new-hash'), acme);
+      assert.deepEqual(await store.findAdvertiserByKeyHash('globex-hash'), globex);
+      assert.equal(await store.rotateAdvertiserKey(99, 'x'), undefined);
+      await store.createCampaign(acme.id, 'referenced');
+      assert.deepEqual(
+        await store.rotateAdvertiserKey(acme.id, 'newer-hash'),
+        acme,
+        'again, with a campaign',
+      );
+      assert.deepEqual(await store.findAdvertiserByKeyHash('newer-hash'), acme);
+      assert.equal(await store.findAdvertiserByKeyHash('new-hash'), undefined);
+    });
+
     it('refuses a second advertiser with the same key hash', async () => {
       const store = await fresh();
       await store.createAdvertiser('Acme', 'same');

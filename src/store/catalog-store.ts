@@ -33,6 +33,8 @@ export interface AdPatch {
 export interface CatalogStore {
   createAdvertiser(name: string, apiKeyHash: string): Promise<Advertiser>;
   findAdvertiserByKeyHash(apiKeyHash: string): Promise<Advertiser | undefined>;
+  /** Replaces the advertiser's key hash (the old key stops working); undefined when no such advertiser. */
+  rotateAdvertiserKey(id: number, apiKeyHash: string): Promise<Advertiser | undefined>;
   listAdvertisers(): Promise<Advertiser[]>;
   getAdvertiser(id: number): Promise<Advertiser | undefined>;
   createCampaign(advertiserId: number, name: string): Promise<Campaign>;

@@ -39,6 +39,18 @@ export function createCatalogRoutes(catalog: Catalog) {
     sendJson(res, 201, { ...advertiser, apiKey });
   }
 
+  async function rotateKey(
+    _req: IncomingMessage,
+    res: ServerResponse,
+    principal: Principal,
+    id: number,
+  ): Promise<void> {
+    requireAdmin(principal);
+    const rotated = await catalog.rotateKey(id);
+    if (rotated === undefined) throw notFound(`advertiser ${id} does not exist`);
+    sendJson(res, 200, { ...rotated.advertiser, apiKey: rotated.apiKey });
+  }
+
   async function createCampaign(
     req: IncomingMessage,
     res: ServerResponse,
@@ -105,6 +117,7 @@ export function createCatalogRoutes(catalog: Catalog) {
 
   return {
     createAdvertiser,
+    rotateKey,
     createCampaign,
     createAd,
     patchAd,

@@ -4,10 +4,12 @@ import type { Metrics } from '../metrics/metrics.js';
 import { authenticate } from './auth.js';
 import type { createAnalyticsRoutes } from './analytics-routes.js';
 import type { createCatalogRoutes } from './catalog-routes.js';
+import type { createDashboardRoutes } from './dashboard-routes.js';
 import { failureResponse } from './failure.js';
 import { HttpError, notFound, sendError, sendJson } from './http-io.js';
 import { QueryParams } from './query-params.js';
 import type { createQueryRoutes } from './query-routes.js';
+import type { StaticFiles } from './static-files.js';
 import type { createTrackingRoutes } from './tracking-routes.js';
 
 export interface Readiness {
@@ -33,6 +35,8 @@ export interface WebApp {
   /** Metrics kept elsewhere (the aggregation thread's registry), appended to /metrics. */
   readonly moreMetrics?: () => Promise<string>;
   readonly readiness: Readiness;
+  /** The dashboard's built files (docs/DASHBOARD.md): GET of any path no route has, outside /api/. */
+  readonly ui?: StaticFiles;
 }
 
 export interface AdvertiserApi {
@@ -42,6 +46,8 @@ export interface AdvertiserApi {
   readonly analyticsRoutes?: ReturnType<typeof createAnalyticsRoutes>;
   readonly catalog: Catalog;
   readonly adminToken: string;
+  /** /api/v1/me, /api/v1/stream and /api/v1/plan, for the dashboard. */
+  readonly dashboardRoutes?: ReturnType<typeof createDashboardRoutes>;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => Promise<void> | void;
@@ -59,6 +65,7 @@ interface Route {
 }
 
 const AD_PATH = /^\/api\/v1\/ads\/([1-9][0-9]{0,9})$/;
+const ADVERTISER_KEY_PATH = /^\/api\/v1\/advertisers\/([1-9][0-9]{0,9})\/key$/;
 const AGGREGATES_PATH = /^\/api\/v1\/(ads|campaigns)\/([1-9][0-9]{0,9})\/aggregates$/;
 
 /** Adds the advertiser API's fixed routes to `routes`; returns the resolver of its routes with ids. */
@@ -86,6 +93,12 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
     routes.set('/api/v1/sql', { name: 'sql', methods: { POST: authed(analytics.sql) } });
     routes.set('/api/v1/export', { name: 'export', methods: { GET: authed(analytics.exportEvents) } });
   }
+  const dashboard = api.dashboardRoutes;
+  if (dashboard !== undefined) {
+    routes.set('/api/v1/me', { name: 'me', methods: { GET: authed(dashboard.me) } });
+    routes.set('/api/v1/stream', { name: 'stream', methods: { GET: authed(dashboard.stream) } });
+    routes.set('/api/v1/plan', { name: 'plan', methods: { GET: dashboard.plan } });
+  }
   return (path): Route | undefined => {
     const adMatch = AD_PATH.exec(path);
     if (adMatch !== null) {
@@ -96,6 +109,14 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
           GET: authed((req, res, p) => catalogR.getAd(req, res, p, id)),
           PATCH: authed((req, res, p) => catalogR.patchAd(req, res, p, id)),
         },
+      };
+    }
+    const keyMatch = ADVERTISER_KEY_PATH.exec(path);
+    if (keyMatch !== null) {
+      const id = Number(keyMatch[1]);
+      return {
+        name: 'advertiser_key',
+        methods: { POST: authed((req, res, p) => catalogR.rotateKey(req, res, p, id)) },
       };
     }
     const aggMatch = AGGREGATES_PATH.exec(path);
@@ -114,6 +135,7 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
 /** Builds the routing table and returns the node:http request listener. */
 export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean) {
   const { tracking, api, metrics } = app;
+  metrics.watchReadiness(app.readiness.checks);
   const routes = new Map<string, Route>([
     ['/healthz', { name: 'healthz', methods: { GET: (_q, res) => sendJson(res, 200, { status: 'ok' }) } }],
     ['/readyz', { name: 'readyz', methods: { GET: (_q, res) => readyz(app.readiness, res) } }],
@@ -129,7 +151,22 @@ export function createRequestHandler(app: WebApp, isShuttingDown: () => boolean)
     routes.set('/ad', { name: 'ad', methods: { GET: tracking.ad } });
   }
   const resolveWithId = api === undefined ? () => undefined : addApiRoutes(api, routes);
-  const resolve = (path: string): Route | undefined => routes.get(path) ?? resolveWithId(path);
+  const ui = app.ui;
+  const uiRoute: Route | undefined =
+    ui === undefined
+      ? undefined
+      : {
+          name: 'ui',
+          methods: {
+            GET: (req, res) => ui.serve(req, res, req.url ?? '/'),
+            HEAD: (req, res) => ui.serve(req, res, req.url ?? '/'),
+          },
+        };
+  const resolve = (path: string): Route | undefined =>
+    routes.get(path) ??
+    resolveWithId(path) ??
+    // The page's own paths; an unknown /api/ path stays a JSON 404.
+    (path.startsWith('/api/') ? undefined : uiRoute);
 
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();

@@ -16,6 +16,8 @@ const HOLD_REFRESH_MS = 250;
 export interface PartitionLease {
   readonly partition: number;
   readonly reader: LogReader;
+  /** Reads the same partition without moving what the group consumer reports as lag (for the archiver). */
+  readonly sideReader?: LogReader;
   /** Aborted when the group takes the partition away. */
   readonly revoked: AbortSignal;
 }

@@ -7,9 +7,12 @@
  * to answer a click.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { Archiver } from '../../archive/archiver.js';
+import { ParquetArchiveWriter } from '../../archive/parquet-writer.js';
 import { EmbeddedDedup } from '../../dedup/embedded-dedup.js';
 import { openLogFollower, type LogFollowSpec } from '../../log/open-event-log.js';
 import { AggregationMetrics } from '../../metrics/aggregation-metrics.js';
+import { ArchiveMetrics } from '../../metrics/archive-metrics.js';
 import type { AggregateStore } from '../../store/aggregate-store.js';
 import { DuckDbAggregateStore, type CommittedChange } from '../../store/duckdb/duckdb-aggregate-store.js';
 import { DuckDbCatalogStore } from '../../store/duckdb/duckdb-catalog-store.js';
@@ -45,6 +48,11 @@ function post(message: FromThread, transfer: ArrayBuffer[] = []): void {
 }
 
 function tell(change: CommittedChange): void {
+  if (change.kind === 'add' && change.consumer !== config.consumer) {
+    // The archiver's commit (no deltas): only its position matters to the request thread.
+    post({ type: 'archive-committed', offset: change.checkpoint.offset });
+    return;
+  }
   if (change.kind === 'add') {
     const deltas = packDeltas(change.deltas);
     post(
@@ -125,6 +133,21 @@ async function start(): Promise<void> {
     allowedLatenessMs: config.allowedLatenessMs,
     clickTtlMs: config.clickTtlMs,
   });
+  // The archiver reads the log through a follower of its own and commits its position in the same store.
+  const archiveLog = await openLogFollower(follow);
+  const archiveWriter = await ParquetArchiveWriter.open();
+  const archiveMetrics = new ArchiveMetrics();
+  const archiver = await Archiver.start({
+    log: archiveLog,
+    store: aggregates,
+    loadAds: () => catalog.listAds(),
+    writer: archiveWriter,
+    root: config.archive.root,
+    consumer: config.archive.consumer,
+    rollIntervalMs: config.archive.rollIntervalMs,
+    rollBytes: config.archive.rollBytes,
+    metrics: archiveMetrics,
+  });
   void loadStoredHours(db, hours).then(({ hours: count, ms, failure }) => {
     post({ type: 'index-loaded', hours: count, ms, ...(failure ? { failure: failure.message } : {}) });
   });
@@ -132,6 +155,7 @@ async function start(): Promise<void> {
   const calls: Record<StoreCall, (...args: never[]) => Promise<unknown>> = {
     'catalog.createAdvertiser': (name: string, hash: string) => catalog.createAdvertiser(name, hash),
     'catalog.findAdvertiserByKeyHash': (hash: string) => catalog.findAdvertiserByKeyHash(hash),
+    'catalog.rotateAdvertiserKey': (id: number, hash: string) => catalog.rotateAdvertiserKey(id, hash),
     'catalog.listAdvertisers': () => catalog.listAdvertisers(),
     'catalog.getAdvertiser': (id: number) => catalog.getAdvertiser(id),
     'catalog.createCampaign': (advertiser: number, name: string) => catalog.createCampaign(advertiser, name),
@@ -146,9 +170,15 @@ async function start(): Promise<void> {
     minuteRows: (...args: Parameters<AggregateStore['minuteRows']>) =>
       aggregates.minuteRows(...args).then(packDeltas),
     check: () => worker.check(),
-    metrics: () => metrics.registry.metrics(),
+    'archive-check': () => archiver.check(),
+    'archive-flush': () => archiver.flushNow(),
+    metrics: async () => `${await metrics.registry.metrics()}\n${await archiveMetrics.registry.metrics()}`,
     stop: async () => {
+      // SIGTERM: the aggregation commits what it read; the archiver archives everything durable, so all is readable.
       await worker.stop();
+      await archiver.stop();
+      archiveWriter.close();
+      await archiveLog.close();
       await log.close();
       await reads.close();
       await catalogDb.close();
@@ -175,7 +205,12 @@ async function start(): Promise<void> {
       (err: unknown) => post({ type: 'reply', id: message.id, error: serializeError(err) }),
     );
   });
-  post({ type: 'ready', committedOffset: worker.committedOffset(), watermark: worker.committedWatermark() });
+  post({
+    type: 'ready',
+    committedOffset: worker.committedOffset(),
+    watermark: worker.committedWatermark(),
+    archiveCommittedOffset: archiver.committedOffset(),
+  });
 }
 
 start().catch((err: unknown) => post({ type: 'start-failed', error: serializeError(err) }));

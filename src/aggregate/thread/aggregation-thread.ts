@@ -1,6 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import type { LogFollowSpec } from '../../log/open-event-log.js';
-import type { AggregateQueries, MinuteRowsQuery, SeriesRow, TopRow } from '../../store/aggregate-store.js';
+import type {
+  AggregateQueries,
+  MinuteDelta,
+  MinuteRowsQuery,
+  SeriesRow,
+  TopRow,
+} from '../../store/aggregate-store.js';
 import type { CatalogStore } from '../../store/catalog-store.js';
 import { OpenHour } from '../../store/minute-index/hour-blocks.js';
 import { indexAnswers } from '../../store/minute-index/index-answers.js';
@@ -22,6 +28,12 @@ export interface AggregationThreadOptions {
   readonly index: MinuteIndex;
   /** Told once the stored hours of the index's window are loaded. */
   readonly onIndexLoaded?: (load: { hours: number; ms: number; failure?: string }) => void;
+  /** Told after each commit reached the index: the live stream's source (web/stream-hub.ts). */
+  readonly onCommitted?: (commit: {
+    offset: number;
+    watermark: number | undefined;
+    deltas: readonly MinuteDelta[];
+  }) => void;
   /** Told when the thread ends without being stopped: the process can no longer aggregate. */
   readonly onDied: (err: Error) => void;
 }
@@ -39,10 +51,27 @@ interface Waiter {
  * watermark as they were last told, and the minute index kept in step with
  * every commit. Series queries the index covers never leave this thread.
  */
+/** Every CatalogStore call the request thread forwards (all but close); the type keeps it complete. */
+const CATALOG_CALLS: Record<CatalogCall, true> = {
+  createAdvertiser: true,
+  findAdvertiserByKeyHash: true,
+  rotateAdvertiserKey: true,
+  listAdvertisers: true,
+  getAdvertiser: true,
+  createCampaign: true,
+  getCampaign: true,
+  listCampaigns: true,
+  createAd: true,
+  updateAd: true,
+  listAds: true,
+  ping: true,
+};
+
 export class AggregationThread {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private committed = 0;
+  private archiveCommitted = 0;
   private watermark: number | undefined;
   private waiters: Waiter[] = [];
   private stopping = false;
@@ -63,21 +92,12 @@ export class AggregationThread {
       (name: CatalogCall) =>
       (...args: unknown[]) =>
         call(`catalog.${name}`, args);
+    // From the record of every call, so a method added to CatalogStore cannot be left out here.
     this.catalogStore = {
-      createAdvertiser: catalog('createAdvertiser'),
-      findAdvertiserByKeyHash: catalog('findAdvertiserByKeyHash'),
-      listAdvertisers: catalog('listAdvertisers'),
-      getAdvertiser: catalog('getAdvertiser'),
-      createCampaign: catalog('createCampaign'),
-      getCampaign: catalog('getCampaign'),
-      listCampaigns: catalog('listCampaigns'),
-      createAd: catalog('createAd'),
-      updateAd: catalog('updateAd'),
-      listAds: catalog('listAds'),
-      ping: catalog('ping'),
+      ...Object.fromEntries(Object.keys(CATALOG_CALLS).map((name) => [name, catalog(name as CatalogCall)])),
       // The thread closes the store when it stops.
       close: () => Promise.resolve(),
-    } as CatalogStore;
+    } as unknown as CatalogStore;
     const index = options.index;
     this.queries = {
       series: (ads, fromMinute, toMinute, bucketMinutes) =>
@@ -104,6 +124,7 @@ export class AggregationThread {
           worker.off('exit', onExit);
           thread.watchForDeath();
           thread.advance(message.committedOffset, message.watermark);
+          thread.archiveCommitted = message.archiveCommittedOffset;
           resolve();
         } else if (message.type === 'start-failed') {
           reject(new AggregationThreadError(message.error));
@@ -154,6 +175,25 @@ export class AggregationThread {
    */
   readonly minuteRowsPacked = (...args: Parameters<MinuteRowsQuery['minuteRows']>): Promise<Float64Array> =>
     this.call('minuteRows', args) as Promise<Float64Array>;
+
+  /** Offset below which every log record is in a committed file of the raw archive. */
+  archiveCommittedOffset(): number {
+    return this.archiveCommitted;
+  }
+
+  /**
+   * Closes the archive's files now; resolves with the archiver's committed
+   * offset once it covers the log's durable end as of the call (what
+   * reconciliation needs before it compares the archive with the store).
+   */
+  archiveFlush(): Promise<number> {
+    return this.call('archive-flush', []) as Promise<number>;
+  }
+
+  /** Rejects while the archiver is recovering from a fault (disk, store), or when the thread is gone. */
+  async checkArchive(): Promise<void> {
+    await this.call('archive-check', []);
+  }
 
   /** Rejects while the worker is recovering from a fault, or when the thread is gone. */
   async check(): Promise<void> {
@@ -216,12 +256,18 @@ export class AggregationThread {
       case 'index-loaded':
         this.options.onIndexLoaded?.(message);
         return;
-      case 'committed':
-        index.add(unpackDeltas(message.deltas));
+      case 'committed': {
+        const deltas = unpackDeltas(message.deltas);
+        index.add(deltas);
         this.advance(message.offset, message.watermark);
+        this.options.onCommitted?.({ offset: message.offset, watermark: message.watermark, deltas });
         return;
+      }
       case 'replaced':
         index.replace(unpackDeltas(message.rows));
+        return;
+      case 'archive-committed':
+        if (message.offset > this.archiveCommitted) this.archiveCommitted = message.offset;
         return;
       default:
         return;

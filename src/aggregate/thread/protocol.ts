@@ -23,13 +23,30 @@ export interface AggregationThreadConfig {
   readonly indexWindowHours: number;
   /** Test seam: every aggregation commit blocks the aggregation thread this long. */
   readonly commitStallMs?: number;
+  /** The archiver that runs beside the aggregation worker (src/archive/archiver.ts). */
+  readonly archive: {
+    readonly root: string;
+    /** Its checkpoint row (`archive`). */
+    readonly consumer: string;
+    readonly rollIntervalMs: number;
+    readonly rollBytes: number;
+  };
 }
 
 /** The store calls the request thread makes; `catalog.*` are CatalogStore's methods. */
 export type CatalogCall = Exclude<keyof CatalogStore, 'close'>;
 /** `minuteRows` replies with the rows packed (packDeltas), its buffer transferred. */
 export type StoreCall =
-  `catalog.${CatalogCall}` | 'series' | 'top' | 'minuteRows' | 'check' | 'metrics' | 'stop';
+  | `catalog.${CatalogCall}`
+  | 'series'
+  | 'top'
+  | 'minuteRows'
+  | 'check'
+  | 'archive-check'
+  /** Closes the archive's files now; answers the archiver's committed offset once past the log's durable end. */
+  | 'archive-flush'
+  | 'metrics'
+  | 'stop';
 
 export type ToThread =
   | { readonly type: 'call'; readonly id: number; readonly call: StoreCall; readonly args: unknown[] }
@@ -41,7 +58,14 @@ export interface SerializedError {
 }
 
 export type FromThread =
-  | { readonly type: 'ready'; readonly committedOffset: number; readonly watermark: number | undefined }
+  | {
+      readonly type: 'ready';
+      readonly committedOffset: number;
+      readonly watermark: number | undefined;
+      readonly archiveCommittedOffset: number;
+    }
+  /** The archiver committed its position: log retention must keep everything from here. */
+  | { readonly type: 'archive-committed'; readonly offset: number }
   | { readonly type: 'start-failed'; readonly error: SerializedError }
   | { readonly type: 'reply'; readonly id: number; readonly value: unknown }
   | { readonly type: 'reply'; readonly id: number; readonly error: SerializedError }

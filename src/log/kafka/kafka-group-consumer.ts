@@ -8,6 +8,12 @@ export interface PartitionLease {
   readonly partition: number;
   /** Reads this partition from any offset (seeks when `from` is not where it stands); rejects after revocation. */
   readonly reader: LogReader;
+  /**
+   * Reads like `reader` but is not what `lag()` reports: for a second
+   * consumer of the same lease (the archiver beside the aggregation), whose
+   * position would otherwise make the aggregation's lag jump back and forth.
+   */
+  readonly sideReader: LogReader;
   /** Aborted when the group takes the partition away from this member (rebalance, close). */
   readonly revoked: AbortSignal;
 }
@@ -112,25 +118,23 @@ export async function openGroupConsumer(
     const guard = (): void => {
       if (revoked.aborted) throw revoked.reason as Error;
     };
+    /** A reader of the lease; `counted`: its position is what `lag()` reports. */
+    const readerOf = (counted: boolean): LogReader => ({
+      durableEnd: () => fetcher.durableEnd(),
+      startOffset: () => fetcher.startOffset(),
+      async read(from: number, bytes: number): Promise<LogBatch> {
+        guard();
+        const batch = await fetcher.read(from, Math.min(bytes, maxBytes));
+        guard();
+        if (counted) state.next = batch.next;
+        return batch;
+      },
+    });
     const state: LeaseState = {
       controller,
       fetcher,
       next: undefined,
-      lease: {
-        partition,
-        revoked,
-        reader: {
-          durableEnd: () => fetcher.durableEnd(),
-          startOffset: () => fetcher.startOffset(),
-          async read(from: number, bytes: number): Promise<LogBatch> {
-            guard();
-            const batch = await fetcher.read(from, Math.min(bytes, maxBytes));
-            guard();
-            state.next = batch.next;
-            return batch;
-          },
-        },
-      },
+      lease: { partition, revoked, reader: readerOf(true), sideReader: readerOf(false) },
     };
     leases.set(partition, state);
     onAssigned(state.lease);

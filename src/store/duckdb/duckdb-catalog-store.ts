@@ -11,6 +11,13 @@ CREATE TABLE IF NOT EXISTS advertisers (
   api_key_hash VARCHAR NOT NULL UNIQUE,
   created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+-- The key of an advertiser whose key was rotated, which replaces advertisers.api_key_hash:
+-- DuckDB runs an UPDATE of an indexed column as a delete and an insert, which the foreign
+-- keys of campaigns and ads refuse, so the original column is never updated.
+CREATE TABLE IF NOT EXISTS advertiser_keys (
+  advertiser_id INTEGER PRIMARY KEY REFERENCES advertisers(id),
+  api_key_hash VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS campaigns (
   id INTEGER PRIMARY KEY DEFAULT nextval('campaign_ids'),
   advertiser_id INTEGER NOT NULL REFERENCES advertisers(id),
@@ -72,10 +79,23 @@ export class DuckDbCatalogStore implements CatalogStore {
   }
 
   async findAdvertiserByKeyHash(apiKeyHash: string): Promise<Advertiser | undefined> {
-    const [row] = await this.db.all<Advertiser>('SELECT id, name FROM advertisers WHERE api_key_hash = $1', [
-      apiKeyHash,
-    ]);
+    const [row] = await this.db.all<Advertiser>(
+      `SELECT a.id, a.name FROM advertisers a LEFT JOIN advertiser_keys k ON k.advertiser_id = a.id
+       WHERE coalesce(k.api_key_hash, a.api_key_hash) = $1`,
+      [apiKeyHash],
+    );
     return row;
+  }
+
+  async rotateAdvertiserKey(id: number, apiKeyHash: string): Promise<Advertiser | undefined> {
+    const advertiser = await this.getAdvertiser(id);
+    if (advertiser === undefined) return undefined;
+    await this.db.run(
+      `INSERT INTO advertiser_keys VALUES ($1, $2)
+       ON CONFLICT (advertiser_id) DO UPDATE SET api_key_hash = excluded.api_key_hash`,
+      [id, apiKeyHash],
+    );
+    return advertiser;
   }
 
   listAdvertisers(): Promise<Advertiser[]> {

@@ -97,6 +97,15 @@ export class PostgresCatalogStore implements CatalogStore {
     return row;
   }
 
+  /** Notifies like every catalog write: the other processes drop the keys they cached. */
+  async rotateAdvertiserKey(id: number, apiKeyHash: string): Promise<Advertiser | undefined> {
+    const [row] = await this.db.query<Advertiser>(
+      notifying('UPDATE advertisers SET api_key_hash = $2 WHERE id = $1', 'id, name', 'advertiser'),
+      [id, apiKeyHash],
+    );
+    return row === undefined ? undefined : { id: row.id, name: row.name };
+  }
+
   listAdvertisers(): Promise<Advertiser[]> {
     return this.db.query<Advertiser>('SELECT id, name FROM advertisers ORDER BY id');
   }

@@ -1,62 +1,35 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { archiveGlob, hourOf } from '../src/archive/archive-layout.js';
+import { before, describe, it } from 'node:test';
+import { archiveGlob } from '../src/archive/archive-layout.js';
 import { sqlString } from '../src/archive/archive-scan.js';
+import type { FixtureEvent } from './support/archive-fixture.js';
+import { TEST_ADMIN_TOKEN, type AdtallyProcess } from './support/adtally-process.js';
 import {
-  AdtallyProcess,
-  CHROME_UA,
-  TEST_ADMIN_TOKEN,
-  adminApi,
-  makeDataDir,
-  removeDir,
-  tokenQuery,
-} from './support/adtally-process.js';
-import { writeArchiveFixture, type FixtureEvent } from './support/archive-fixture.js';
+  FIXTURE_ONLY as fixtureOnly,
+  FIXTURE_RANGE,
+  LIVE_RANGE as live,
+  analyticsServePerFile,
+  duckRows,
+  type ErrorBody,
+  type Seeded,
+} from './support/analytics-serve.js';
 
-/** Rows of a DuckDB query, as JSON values (bigints as strings), for comparisons. */
-async function duckRows(sql: string): Promise<unknown[][]> {
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  try {
-    return (await connection.runAndReadAll(sql)).getRowsJson();
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
-}
+const handle = analyticsServePerFile();
 
-interface ErrorBody {
-  error: { code: string; message: string };
-}
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
-
-describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
+describe('analytical SQL (SPEC 3.5) over HTTP', () => {
+  const { from, to } = FIXTURE_RANGE;
   let server: AdtallyProcess;
   let dataDir: string;
   let archive: string;
-  let api: ReturnType<typeof adminApi>;
-  let a: Awaited<ReturnType<ReturnType<typeof adminApi>['seed']>>;
-  let b: Awaited<ReturnType<ReturnType<typeof adminApi>['seed']>>;
-  const events: FixtureEvent[] = [];
-  /** Impressions sent per ad, which the store's minutes must hold. */
-  const sent = new Map<number, number>();
-  // The fixture's hours, two days back: apart from the hour the real archiver writes the
-  // impressions sent below into (the default range of these tests reads the fixture only).
-  const fixtureStart = hourOf(Date.now() - 2 * DAY_MS);
-  const from = new Date(fixtureStart).toISOString();
-  const to = new Date(fixtureStart + 3 * HOUR_MS).toISOString();
-  /** The fixture's rows of the archive, without what the real archiver adds for the events sent now. */
-  const fixtureOnly = `event_time < TIMESTAMP ${sqlString(to.replace('T', ' ').replace('Z', ''))}`;
-  /** The range of what is sent now: the store's minutes, and what the archiver writes of them. */
-  const live = {
-    from: new Date(Date.now() - HOUR_MS).toISOString(),
-    to: new Date(Date.now() + 10 * 60_000).toISOString(),
-  };
+  let a: Seeded;
+  let b: Seeded;
+  let events: readonly FixtureEvent[];
+  let sent: ReadonlyMap<number, number>;
+  before(() => {
+    ({ server, dataDir, archive, a, b, events, sent } = handle.get());
+  });
 
   const sql = (
     key: string,
@@ -75,73 +48,6 @@ describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
     assert.equal(res.status, 200, `${text}: ${JSON.stringify(body.error)}`);
     return body.rows;
   };
-
-  before(async () => {
-    dataDir = makeDataDir('adtally-analytics-');
-    archive = join(dataDir, 'archive');
-    server = await AdtallyProcess.start(dataDir, {
-      args: [
-        '--sql-timeout',
-        '2s',
-        '--sql-row-limit',
-        '1000',
-        '--sql-materialise-rows',
-        '5000',
-        '--archive-roll-interval',
-        '1s',
-      ],
-    });
-    api = adminApi(server.url);
-    a = await api.seed(2, 'Alpha');
-    b = await api.seed(1, 'Beta');
-    // Minutes in the store: impressions of each ad, counted once committed.
-    const plan: [number, number][] = [
-      [a.adIds[0]!, 3],
-      [a.adIds[1]!, 2],
-      [b.adIds[0]!, 4],
-    ];
-    for (const [ad, n] of plan) {
-      for (let i = 0; i < n; i++) {
-        const res = await fetch(`${server.url}/impression?${tokenQuery(ad, `imp-${ad}-${i}-abcdef`)}`, {
-          headers: { 'user-agent': CHROME_UA },
-        });
-        assert.equal(res.status, 200);
-        await res.arrayBuffer();
-      }
-      sent.set(ad, n);
-    }
-    const done = await api.call('GET', `/api/v1/ads/${b.adIds[0]}/aggregates?consistent=true`);
-    assert.equal(done.status, 200);
-    // The archive: two hours of events of both advertisers, one with a comma and quotes in a field.
-    const start = fixtureStart;
-    let offset = 0;
-    for (const [who, ads] of [
-      [a, a.adIds],
-      [b, b.adIds],
-    ] as const) {
-      for (let i = 0; i < 12; i++) {
-        const ad = ads[i % ads.length]!;
-        events.push({
-          offset: offset++,
-          type: i % 3 === 0 ? 'click' : 'impression',
-          outcome: i % 5 === 0 ? 'bot' : 'ok',
-          eventTime: start + i * 10 * 60_000 + who.advertiserId,
-          ad,
-          campaign: who.campaignId,
-          advertiser: who.advertiserId,
-          imp: `imp-${ad}-${i}-fixture`,
-          userAgent: i === 1 ? 'Mozilla/5.0 (X11, "quoted")' : 'browser',
-          origin: i === 2 ? 'collector-1/7' : null,
-        });
-      }
-    }
-    await writeArchiveFixture(archive, events);
-  });
-
-  after(async () => {
-    await server.stop();
-    removeDir(dataDir);
-  });
 
   it('answers a SELECT as {columns, types, rows} over minutes and events', async () => {
     const res = await sql(
@@ -436,83 +342,5 @@ describe('analytical SQL and export (SPEC 3.5) over HTTP', () => {
       await duckRows(`SELECT ad, n FROM read_parquet(${sqlString(file)}) ORDER BY ad`),
       a.adIds.map((ad) => [String(ad), '6']),
     );
-  });
-
-  const exportOf = (key: string, query: string) =>
-    fetch(`${server.url}/api/v1/export?${query}`, { headers: { authorization: `Bearer ${key}` } });
-  const range = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
-  const archiveRowsOf = (advertiser: number) =>
-    duckRows(
-      `SELECT * FROM read_parquet(${sqlString(archiveGlob(archive))}, hive_partitioning = false)
-       WHERE advertiser = ${advertiser} AND ${fixtureOnly} ORDER BY "offset"`,
-    );
-
-  it("exports exactly the caller's archive rows as Parquet", async () => {
-    for (const [key, query, advertiser] of [
-      [a.apiKey, range, a.advertiserId],
-      [TEST_ADMIN_TOKEN, `${range}&advertiser=${b.advertiserId}`, b.advertiserId],
-    ] as const) {
-      const res = await exportOf(key, `${query}&format=parquet`);
-      assert.equal(res.status, 200);
-      const file = join(dataDir, `export-${advertiser}.parquet`);
-      writeFileSync(file, Buffer.from(await res.arrayBuffer()));
-      const exported = await duckRows(`SELECT * FROM read_parquet(${sqlString(file)}) ORDER BY "offset"`);
-      assert.equal(exported.length, 12);
-      assert.deepEqual(exported, await archiveRowsOf(advertiser));
-    }
-    const all = await exportOf(TEST_ADMIN_TOKEN, `${range}&format=parquet`);
-    const file = join(dataDir, 'export-all.parquet');
-    writeFileSync(file, Buffer.from(await all.arrayBuffer()));
-    assert.deepEqual(await duckRows(`SELECT count(*) FROM read_parquet(${sqlString(file)})`), [['24']]);
-    // Nothing is left behind in the temporary directory.
-    assert.deepEqual(
-      await duckRows(`SELECT count(*) FROM glob(${sqlString(join(dataDir, 'tmp', 'analytics', '*'))})`),
-      [['0']],
-    );
-  });
-
-  it("exports exactly the caller's archive rows as CSV", async () => {
-    const res = await exportOf(a.apiKey, `${range}&format=csv`);
-    assert.equal(res.status, 200);
-    const file = join(dataDir, 'export-a.csv');
-    writeFileSync(file, await res.text());
-    const columns = (await archiveRowsOf(a.advertiserId)).length;
-    assert.equal(columns, 12);
-    // Read back by DuckDB's own CSV reader, every column as text, against the archive's rows as text.
-    const asText = `"partition"::VARCHAR, "offset"::VARCHAR, type, outcome,
-      strftime(event_time, '%Y-%m-%dT%H:%M:%S.%gZ'), strftime(received_at, '%Y-%m-%dT%H:%M:%S.%gZ'),
-      token_ts::VARCHAR, ad::VARCHAR, campaign::VARCHAR, advertiser::VARCHAR, imp, ip_hash, user_agent, source, origin`;
-    const exported = await duckRows(
-      `SELECT * FROM read_csv(${sqlString(file)}, header = true, all_varchar = true) ORDER BY "offset"::BIGINT`,
-    );
-    const archived = await duckRows(
-      `SELECT ${asText} FROM read_parquet(${sqlString(archiveGlob(archive))}) WHERE advertiser = ${a.advertiserId} AND ${fixtureOnly} ORDER BY "offset"`,
-    );
-    assert.deepEqual(exported, archived);
-    assert.ok(readFileSync(file, 'utf8').includes('"Mozilla/5.0 (X11, ""quoted"")"'));
-  });
-
-  it('validates the export request, and keeps advertisers to their own', async () => {
-    for (const [key, query, status, message] of [
-      [a.apiKey, `${range}&format=xlsx`, 400, /format must be csv or parquet/],
-      [a.apiKey, 'from=soon', 400, /from must be an ISO 8601 instant/],
-      [
-        a.apiKey,
-        `from=${encodeURIComponent(to)}&to=${encodeURIComponent(from)}`,
-        400,
-        /from must be before to/,
-      ],
-      [a.apiKey, 'from=2020-01-01T00:00:00Z&to=2021-01-01T00:00:00Z', 400, /at most 92 days/],
-      [a.apiKey, `${range}&advertiser=${b.advertiserId}`, 404, /does not exist/],
-      [a.apiKey, `${range}&advertiser=abc`, 400, /advertiser must be a positive integer/],
-      [TEST_ADMIN_TOKEN, `${range}&advertiser=99999`, 404, /advertiser 99999 does not exist/],
-    ] as const) {
-      const res = await exportOf(key, query);
-      assert.equal(res.status, status, query);
-      assert.match(((await res.json()) as ErrorBody).error.message, message, query);
-    }
-    const own = await exportOf(a.apiKey, `${range}&advertiser=${a.advertiserId}`);
-    assert.equal(own.status, 200);
-    assert.equal((await own.text()).trimEnd().split('\r\n').length, 13);
   });
 });

@@ -101,22 +101,36 @@ export class SqlSandbox {
     let timedOut = false;
     let deadlineTimer: NodeJS.Timeout | undefined;
     let graceTimer: NodeJS.Timeout | undefined;
+    let stickyTimer: NodeJS.Timeout | undefined;
+    const started = performance.now();
+    const onTime = (): void => {
+      if (timedOut) throw timeout(this.limits.timeoutMs);
+    };
     const work = (async () => {
       instance = await DuckDBInstance.create(':memory:', sandboxConfig(this.limits));
       connection = await instance.connect();
       const open = connection;
-      deadlineTimer = setTimeout(() => {
-        timedOut = true;
-        open.interrupt();
-      }, this.limits.timeoutMs);
+      // An interrupt only stops the statement running when it comes: past the deadline it is
+      // repeated until the work ends, so no statement begun later (between two of ours) runs on.
+      deadlineTimer = setTimeout(
+        () => {
+          timedOut = true;
+          open.interrupt();
+          stickyTimer = setInterval(() => open.interrupt(), 100);
+        },
+        Math.max(0, this.limits.timeoutMs - (performance.now() - started)),
+      );
       await materialiseViews(open, this.sources, scope, range, this.limits.materialiseRows);
+      onTime();
       await lock(open, scope, this.sources.archiveRoot);
+      onTime();
       return execute(open, sql, this.limits.rowLimit, sink);
     })();
     // The slot and the instance are given back only once DuckDB has really stopped.
     const settled = work.finally(() => {
       clearTimeout(deadlineTimer);
       clearTimeout(graceTimer);
+      clearInterval(stickyTimer);
       connection?.closeSync();
       instance?.closeSync();
       release();

@@ -26,6 +26,7 @@ export const SCENARIOS = [
   'archive',
   'direct-db',
   'exactness',
+  'sql',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 

@@ -221,6 +221,7 @@ export function benchmarksMarkdown(
     `- aggregate: ${runsOf(s.aggregate, (r) => `${int(r.eventsPerCpuSecond)} per CPU-second, ${int(r.events)} events in ${r.wallSeconds.toFixed(1)} s`)}`,
     `- archive: ${runsOf(s.archive, (r) => `${int(r.eventsPerSecond)} events/s, ${r.bytesPerEvent.toFixed(1)} B/event, ${int(r.events)} events in ${r.files} files`)}`,
     `- direct-db: ${runsOf(dd, (r) => `PostgreSQL ${int(r.directDb.answeredPerSecond)}/s vs adtally ${int(r.adtally.answeredPerSecond)}/s`)}`,
+    `- sql (a day's minutes of one campaign, advertiser key): ${runsOf(s.sql, (r) => `p50 ${ms(r.p50, 1)}, p99 ${ms(r.p99, 1)} (${r.statements} statements, ${int(r.materialisedRows)} minute rows a sandbox)`)}`,
     '',
   ];
   if (chartFile !== undefined) {

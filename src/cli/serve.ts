@@ -9,6 +9,7 @@ import { startLogRetention } from '../log/log-retention.js';
 import { openFollowedEventLog } from '../log/open-event-log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DEFAULT_MINUTE_INDEX, MinuteIndex } from '../store/minute-index/minute-index.js';
+import { analyticsTmpDir, createAnalyticsRoutes } from '../web/analytics-routes.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
 import { createDashboardRoutes } from '../web/dashboard-routes.js';
 import { StaticFiles } from '../web/static-files.js';
@@ -171,6 +172,15 @@ async function startOpening(
           watermark: () => aggregation.committedWatermark(),
           // Every event acknowledged before the query arrived is below the log's durable end now.
           awaitAcknowledged: () => aggregation.waitForCommitted(log.durableEnd(), CONSISTENT_WAIT_MS),
+          now,
+        }),
+        // The minutes come from the store through the aggregation thread, packed (protocol.ts).
+        analyticsRoutes: createAnalyticsRoutes({
+          catalog,
+          minuteRows: aggregation.minuteRowsPacked,
+          archiveRoot: pathOfUrl(config.backends.archive),
+          tmpDir: analyticsTmpDir(config.dataDir),
+          limits: config.sql,
           now,
         }),
         catalog,

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Catalog, Principal } from '../catalog/catalog.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { authenticate } from './auth.js';
+import type { createAnalyticsRoutes } from './analytics-routes.js';
 import type { createCatalogRoutes } from './catalog-routes.js';
 import type { createDashboardRoutes } from './dashboard-routes.js';
 import { failureResponse } from './failure.js';
@@ -41,6 +42,8 @@ export interface WebApp {
 export interface AdvertiserApi {
   readonly catalogRoutes: ReturnType<typeof createCatalogRoutes>;
   readonly queryRoutes: ReturnType<typeof createQueryRoutes>;
+  /** Analytical SQL and export (SPEC 3.5), where the process can reach the archive. */
+  readonly analyticsRoutes?: ReturnType<typeof createAnalyticsRoutes>;
   readonly catalog: Catalog;
   readonly adminToken: string;
   /** /api/v1/me, /api/v1/stream and /api/v1/plan, for the dashboard. */
@@ -85,6 +88,11 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
     methods: { GET: authed(catalogR.listAds), POST: authed(catalogR.createAd) },
   });
   routes.set('/api/v1/top', { name: 'top', methods: { GET: authed(queryRoutes.top) } });
+  const analytics = api.analyticsRoutes;
+  if (analytics !== undefined) {
+    routes.set('/api/v1/sql', { name: 'sql', methods: { POST: authed(analytics.sql) } });
+    routes.set('/api/v1/export', { name: 'export', methods: { GET: authed(analytics.exportEvents) } });
+  }
   const dashboard = api.dashboardRoutes;
   if (dashboard !== undefined) {
     routes.set('/api/v1/me', { name: 'me', methods: { GET: authed(dashboard.me) } });

@@ -167,6 +167,8 @@ async function start(): Promise<void> {
     'catalog.ping': () => catalog.ping(),
     series: (...args: Parameters<AggregateStore['series']>) => aggregates.series(...args),
     top: (...args: Parameters<AggregateStore['top']>) => aggregates.top(...args),
+    minuteRows: (...args: Parameters<AggregateStore['minuteRows']>) =>
+      aggregates.minuteRows(...args).then(packDeltas),
     check: () => worker.check(),
     'archive-check': () => archiver.check(),
     'archive-flush': () => archiver.flushNow(),
@@ -194,7 +196,12 @@ async function start(): Promise<void> {
     const reply =
       call === undefined ? Promise.reject(new Error(`no call ${message.call}`)) : call(...message.args);
     reply.then(
-      (value) => post({ type: 'reply', id: message.id, value }),
+      // A packed reply (minuteRows) moves its buffer instead of copying it.
+      (value) =>
+        post(
+          { type: 'reply', id: message.id, value },
+          value instanceof Float64Array ? [value.buffer as ArrayBuffer] : [],
+        ),
       (err: unknown) => post({ type: 'reply', id: message.id, error: serializeError(err) }),
     );
   });

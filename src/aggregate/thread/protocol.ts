@@ -35,10 +35,12 @@ export interface AggregationThreadConfig {
 
 /** The store calls the request thread makes; `catalog.*` are CatalogStore's methods. */
 export type CatalogCall = Exclude<keyof CatalogStore, 'close'>;
+/** `minuteRows` replies with the rows packed (packDeltas), its buffer transferred. */
 export type StoreCall =
   | `catalog.${CatalogCall}`
   | 'series'
   | 'top'
+  | 'minuteRows'
   | 'check'
   | 'archive-check'
   /** Closes the archive's files now; answers the archiver's committed offset once past the log's durable end. */
@@ -93,7 +95,9 @@ export class AggregationThreadError extends Error {
   }
 }
 
-const STRIDE = 2 + COUNT_FIELDS.length;
+/** Numbers per row of a packed array: ad, minute, then the counters in COUNT_FIELDS order. */
+export const PACKED_STRIDE = 2 + COUNT_FIELDS.length;
+const STRIDE = PACKED_STRIDE;
 
 /**
  * Deltas as one Float64Array (ad, minute, then the counters in COUNT_FIELDS

@@ -36,6 +36,7 @@ import { migrateDedupAds } from './dedup-ad-migration.js';
 import { MinuteIndex, type MinuteIndexOptions } from '../minute-index/minute-index.js';
 import type { DuckDbDatabase, Transaction } from './duckdb-database.js';
 import { claimOwnership, listCheckpoints, setSpillHold, spillHold } from './duckdb-consumer-state.js';
+import { minuteRows } from './duckdb-minute-rows.js';
 import { loadStoredHours, startMinuteIndex, type MinuteIndexLoad } from './minute-index-loader.js';
 
 const MINUTES_PER_DAY = 1440;
@@ -384,6 +385,15 @@ export class DuckDbAggregateStore implements AggregateStore {
       }
     }
     return [...buckets.entries()].sort(([a], [b]) => a - b).map(([minute, counts]) => ({ minute, counts }));
+  }
+
+  minuteRows(
+    ads: readonly number[] | undefined,
+    fromMinute: number,
+    toMinute: number,
+    limit: number,
+  ): Promise<MinuteDelta[]> {
+    return minuteRows(this.reads, ads, fromMinute, toMinute, limit);
   }
 
   async top(

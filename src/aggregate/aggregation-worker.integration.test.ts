@@ -54,6 +54,7 @@ void test('a commit that fails mid-stream is retried from the last commit: every
       spillHold: () => store.spillHold(),
       series: (...a) => store.series(...a),
       top: (...a) => store.top(...a),
+      minuteRows: (...a) => store.minuteRows(...a),
       replaceCounts: (rows) => store.replaceCounts(rows),
       lateTotals: (...a) => store.lateTotals(...a),
       reconcileSnapshot: (...a) => store.reconcileSnapshot(...a),

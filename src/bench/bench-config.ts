@@ -27,6 +27,7 @@ export const SCENARIOS = [
   'direct-db',
   'exactness',
   'reconcile',
+  'sql',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 

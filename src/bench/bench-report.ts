@@ -231,6 +231,7 @@ export function benchmarksMarkdown(
     `- archive: ${runsOf(s.archive, (r) => `${int(r.eventsPerSecond)} events/s, ${r.bytesPerEvent.toFixed(1)} B/event, ${int(r.events)} events in ${r.files} files`)}`,
     `- direct-db: ${runsOf(dd, (r) => `PostgreSQL ${int(r.directDb.answeredPerSecond)}/s vs adtally ${int(r.adtally.answeredPerSecond)}/s`)}`,
     `- reconcile: ${runsOf(s.reconcile, (r) => `${r.secondsPerMillion.toFixed(2)} s per million events (${int(r.events)} events, ${int(r.archiveRows)} archive rows read, ${int(r.minutesChecked)} minutes checked)`)}`,
+    `- sql (a day's minutes of one campaign, advertiser key): ${runsOf(s.sql, (r) => `p50 ${ms(r.p50, 1)}, p99 ${ms(r.p99, 1)} (${r.statements} statements, ${int(r.materialisedRows)} minute rows a sandbox)`)}`,
     '',
   ];
   if (chartFile !== undefined) {

@@ -5,6 +5,7 @@ import type { ArchiveReplayResult } from './replay-archive.js';
 import type { LoadFigures } from './request-load.js';
 import type { PostgresSeriesResult } from './postgres-series-scenario.js';
 import type { DirectDbRun, FreshnessRun, SweepPoint } from './scenarios.js';
+import type { SqlRun } from './sql-scenario.js';
 import type { QueryRun } from './stored-data-scenarios.js';
 import type { ReconcileBenchRun } from './reconcile-scenario.js';
 import type { WrkRuns } from './wrk-scenario.js';
@@ -26,6 +27,8 @@ export interface ScenarioRuns {
   directDb?: DirectDbRun[];
   exactness?: LoadgenSummary;
   reconcile?: ReconcileBenchRun[];
+  /** `sql`: a day's minutes of one campaign through POST /api/v1/sql. */
+  sql?: SqlRun[];
 }
 
 export interface MachineFacts {

@@ -1,10 +1,13 @@
 import { watermarkOverPartitions } from '../aggregate/partition-watermark.js';
+import { packDeltas } from '../aggregate/thread/protocol.js';
 import type { ApiConfig } from '../config/cluster-config.js';
 import { TopicEndOffsets } from '../log/kafka/kafka-end-offsets.js';
 import { Metrics } from '../metrics/metrics.js';
+import { pathOfUrl } from '../config/settings.js';
 import { openServingStore, parseServingStoreUrl } from '../store/open-store.js';
 import { PostgresDatabase } from '../store/postgres/postgres-database.js';
 import { readRecentMinutes } from '../store/postgres/recent-minutes.js';
+import { analyticsTmpDir, createAnalyticsRoutes } from '../web/analytics-routes.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
 import { createDashboardRoutes } from '../web/dashboard-routes.js';
 import { StaticFiles } from '../web/static-files.js';
@@ -25,7 +28,8 @@ const CONSISTENT_WAIT_MS = 1_000;
 
 /**
  * `adtally api`: the catalog and the query API of SPEC 3.2-3.3 over the
- * serving store the workers commit to. The watermark behind `final` is the
+ * serving store the workers commit to, and the analytical SQL and export of
+ * SPEC 3.5 over that store and the archive the workers write (a shared path). The watermark behind `final` is the
  * lowest over the topic's partitions that are not idle
  * (aggregate/partition-watermark.ts), read from their checkpoints.
  */
@@ -105,6 +109,14 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
             // event spilled while Kafka was away counts once forwarded.
             awaitAcknowledged: () =>
               committedPast(endOffsets, store.aggregates, kafka.topic, CONSISTENT_WAIT_MS),
+            now: () => Date.now(),
+          }),
+          analyticsRoutes: createAnalyticsRoutes({
+            catalog,
+            minuteRows: (...args) => store.aggregates.minuteRows(...args).then(packDeltas),
+            archiveRoot: pathOfUrl(config.archive),
+            tmpDir: analyticsTmpDir(config.dataDir),
+            limits: config.sql,
             now: () => Date.now(),
           }),
           catalog,

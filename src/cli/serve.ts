@@ -10,6 +10,7 @@ import { openFollowedEventLog } from '../log/open-event-log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DEFAULT_MINUTE_INDEX, MinuteIndex } from '../store/minute-index/minute-index.js';
 import { createAdminRoutes } from '../web/admin-routes.js';
+import { analyticsTmpDir, createAnalyticsRoutes } from '../web/analytics-routes.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
 import { createDashboardRoutes } from '../web/dashboard-routes.js';
 import { StaticFiles } from '../web/static-files.js';
@@ -181,6 +182,15 @@ async function startOpening(
         // POST /api/v1/reconcile runs on the aggregation thread, next to the store it repairs.
         adminRoutes: createAdminRoutes({
           reconcile: (fromMinute, toMinute) => aggregation.reconcile(fromMinute, toMinute),
+          now,
+        }),
+        // The minutes come from the store through the aggregation thread, packed (protocol.ts).
+        analyticsRoutes: createAnalyticsRoutes({
+          catalog,
+          minuteRows: aggregation.minuteRowsPacked,
+          archiveRoot: pathOfUrl(config.backends.archive),
+          tmpDir: analyticsTmpDir(config.dataDir),
+          limits: config.sql,
           now,
         }),
         catalog,

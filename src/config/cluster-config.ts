@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { parseKafkaLogUrl, type KafkaLogLocation } from '../log/kafka/kafka-url.js';
+import type { SqlLimits } from '../analytics/sql-limits.js';
 import { ARCHIVE_ROLL_SETTINGS, archiveRollConfig, type ArchiveRollConfig } from './archive-settings.js';
 import { DEFAULT_RECONCILE_GRACE_MS } from '../reconcile/reconcile-schedule.js';
-import { DEFAULT_EVENTS_INFLIGHT_BYTES, SERVE_SETTINGS } from './serve-config.js';
+import { DEFAULT_EVENTS_INFLIGHT_BYTES, SERVE_SETTINGS, SQL_SETTINGS, sqlLimitsOf } from './serve-config.js';
 import {
   ConfigError,
   backendSetting,
@@ -78,6 +79,13 @@ const ROLE_SETTINGS = {
   api: {
     ...COMMON,
     log: LOG,
+    archive: backendSetting(
+      'archive',
+      'ADTALLY_ARCHIVE',
+      'raw archive the workers write, on a shared path (default file:<data-dir>/archive)',
+      ['file:'],
+    ),
+    ...SQL_SETTINGS,
   },
 } satisfies Record<ClusterRole, SettingSpecs>;
 
@@ -118,6 +126,9 @@ export interface WorkerConfig extends ClusterConfigBase {
 
 export interface ApiConfig extends ClusterConfigBase {
   readonly adminToken: string;
+  /** The raw archive (`file:<path>`), read by POST /api/v1/sql and GET /api/v1/export. */
+  readonly archive: string;
+  readonly sql: SqlLimits;
 }
 
 const ROLE_ENV: Record<ClusterRole, readonly string[]> = {
@@ -129,7 +140,7 @@ const ROLE_ENV: Record<ClusterRole, readonly string[]> = {
 const SUMMARY: Record<ClusterRole, string> = {
   collector: 'Serves the tracking routes and appends every event to Kafka (stateless; run many).',
   worker: 'Aggregates the Kafka topic as one member of a consumer group into PostgreSQL (run many).',
-  api: 'Serves the catalog and the query API from PostgreSQL.',
+  api: 'Serves the catalog, the query API and analytical SQL/export from PostgreSQL and the archive.',
 };
 
 export function clusterHelp(role: ClusterRole): string {
@@ -232,5 +243,11 @@ export function parseWorkerConfig(argv: readonly string[], env: NodeJS.ProcessEn
 export function parseApiConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ApiConfig | 'help' {
   const values = read('api', argv, env);
   if (values === 'help') return 'help';
-  return { ...base(values), adminToken: requiredSecret(env, 'ADTALLY_ADMIN_TOKEN') };
+  const common = base(values);
+  return {
+    ...common,
+    adminToken: requiredSecret(env, 'ADTALLY_ADMIN_TOKEN'),
+    archive: values.archive ?? `file:${join(common.dataDir, 'archive')}`,
+    sql: sqlLimitsOf(values),
+  };
 }

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { DEFAULT_SQL_LIMITS, type SqlLimits } from '../analytics/sql-limits.js';
 import { MAX_BATCH_BYTES } from '../ingest/batch.js';
 import { DEFAULT_RECONCILE_GRACE_MS } from '../reconcile/reconcile-schedule.js';
 import { ARCHIVE_ROLL_SETTINGS, archiveRollConfig, type ArchiveRollConfig } from './archive-settings.js';
@@ -49,6 +50,8 @@ export interface ServeConfig {
   readonly reconcileGraceMs: number;
   /** From ADTALLY_ADMIN_TOKEN; when absent the data directory's generated token is used. */
   readonly adminToken: string | undefined;
+  /** Budgets of POST /api/v1/sql and GET /api/v1/export. */
+  readonly sql: SqlLimits;
 }
 
 /**
@@ -96,6 +99,87 @@ function inflightBytesSetting(flag: string, env: string, help: string): SettingS
       }
       return value;
     },
+  };
+}
+
+/** An integer in [min, max]. */
+function intInRangeSetting(
+  flag: string,
+  env: string,
+  help: string,
+  min: number,
+  max: number,
+): SettingSpec<number> {
+  return {
+    flag,
+    env,
+    help,
+    placeholder: 'N',
+    parse: (raw) => {
+      const value = /^\d{1,15}$/.test(raw) ? Number(raw) : Number.NaN;
+      if (!(value >= min && value <= max)) return { error: `expected an integer from ${min} to ${max}` };
+      return value;
+    },
+  };
+}
+
+const D = DEFAULT_SQL_LIMITS;
+
+/** The analytical SQL and export budgets (analytics/sql-limits.ts), shared by `serve` and `api`. */
+export const SQL_SETTINGS = {
+  sqlTimeout: durationSetting(
+    'sql-timeout',
+    'ADTALLY_SQL_TIMEOUT',
+    `a SQL statement past this is interrupted, 408 (default ${D.timeoutMs / 1000}s)`,
+  ),
+  sqlRowLimit: intInRangeSetting(
+    'sql-row-limit',
+    'ADTALLY_SQL_ROW_LIMIT',
+    `rows of a SQL answer, past it 400 (default ${D.rowLimit})`,
+    1,
+    10_000_000,
+  ),
+  sqlMaterialiseRows: intInRangeSetting(
+    'sql-materialise-rows',
+    'ADTALLY_SQL_MATERIALISE_ROWS',
+    `minutes, and an advertiser's events, copied into a SQL sandbox, past it 400 (default ${D.materialiseRows})`,
+    1,
+    1_000_000_000,
+  ),
+  sqlConcurrency: intInRangeSetting(
+    'sql-concurrency',
+    'ADTALLY_SQL_CONCURRENCY',
+    `SQL statements (and, apart, exports) at once, past it 503 (default ${D.concurrency})`,
+    1,
+    64,
+  ),
+  sqlMemoryMb: intInRangeSetting(
+    'sql-memory-mb',
+    'ADTALLY_SQL_MEMORY_MB',
+    `DuckDB memory_limit of each SQL sandbox, MiB (default ${D.memoryMb})`,
+    16,
+    1_048_576,
+  ),
+  sqlThreads: intInRangeSetting(
+    'sql-threads',
+    'ADTALLY_SQL_THREADS',
+    `DuckDB threads of each SQL sandbox (default ${D.threads})`,
+    1,
+    64,
+  ),
+} satisfies Record<string, SettingSpec<unknown>>;
+
+/** The SQL budgets from the values read for SQL_SETTINGS, defaults filled in. */
+export function sqlLimitsOf(values: {
+  [K in keyof typeof SQL_SETTINGS]: number | undefined;
+}): SqlLimits {
+  return {
+    timeoutMs: values.sqlTimeout ?? D.timeoutMs,
+    rowLimit: values.sqlRowLimit ?? D.rowLimit,
+    materialiseRows: values.sqlMaterialiseRows ?? D.materialiseRows,
+    concurrency: values.sqlConcurrency ?? D.concurrency,
+    memoryMb: values.sqlMemoryMb ?? D.memoryMb,
+    threads: values.sqlThreads ?? D.threads,
   };
 }
 
@@ -151,6 +235,7 @@ export const SERVE_SETTINGS = {
     'past this many log bytes, delete consumed segments whatever their age (default no cap)',
   ),
   ...ARCHIVE_ROLL_SETTINGS,
+  ...SQL_SETTINGS,
 } satisfies Record<string, SettingSpec<unknown>>;
 
 /** Secrets are read from the environment only: flags show up in `ps`. */
@@ -218,5 +303,6 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     allowedLatenessMs: values.allowedLateness ?? 5_000,
     reconcileGraceMs: values.reconcileGrace ?? DEFAULT_RECONCILE_GRACE_MS,
     adminToken,
+    sql: sqlLimitsOf(values),
   };
 }

@@ -16,7 +16,8 @@ export interface SeriesRange {
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-function parseInstant(name: string, raw: string | null): number | undefined | string {
+/** An ISO 8601 instant of a query parameter: ms, undefined when absent, or a reason it is not one. */
+export function parseInstant(name: string, raw: string | null): number | undefined | string {
   if (raw === null) return undefined;
   if (!ISO_INSTANT.test(raw)) return `${name} must be an ISO 8601 instant such as 2026-11-23T10:00:00Z`;
   const ms = Date.parse(raw);

@@ -422,6 +422,41 @@ export function aggregateStoreContract(adapter: string, open: () => Promise<Aggr
       assert.deepEqual(await store.top([], DAY_START - 60, DAY_START + 120, 'clicks', 10), []);
     });
 
+    it('lists the stored minutes of a range, of some ads or all, in (minute, ad) order, up to a limit', async () => {
+      const store = await fresh();
+      const cells = new Map<string, MinuteDelta>();
+      for (let i = 0; i < 3; i++) {
+        const deltas = randomDeltas(seededRandom(13 + i), 300, 8, DAY_START - 90, 180);
+        addInto(cells, deltas);
+        await store.commit('c', commitOf({ deltas }));
+      }
+      // Late counts are not serving counts: never listed.
+      await store.commit(
+        'c',
+        commitOf({ lateDeltas: [{ ad: 77, minute: DAY_START, counts: counts(5, 5) }] }),
+      );
+      const expected = (ads: readonly number[] | undefined, from: number, to: number, limit: number) =>
+        [...cells.values()]
+          .filter((c) => (ads === undefined || ads.includes(c.ad)) && c.minute >= from && c.minute < to)
+          .sort((a, b) => a.minute - b.minute || a.ad - b.ad)
+          .slice(0, limit);
+      for (const [ads, from, to, limit] of [
+        [undefined, DAY_START - 90, DAY_START + 90, 100_000],
+        [[2, 5], DAY_START - 30, DAY_START + 30, 100_000],
+        [undefined, DAY_START - 10, DAY_START + 10, 7],
+        [[3], DAY_START + 500, DAY_START + 600, 10],
+        [[99], DAY_START - 90, DAY_START + 90, 10],
+      ] as const) {
+        const rows = await store.minuteRows(ads, from, to, limit);
+        assert.deepEqual(
+          rows,
+          expected(ads, from, to, limit),
+          `minuteRows ${JSON.stringify([ads, from, to, limit])}`,
+        );
+      }
+      assert.deepEqual(await store.minuteRows([], DAY_START - 90, DAY_START + 90, 10), []);
+    });
+
     reconcileOpsContract(async () => {
       const t = await open();
       opened.push(t);

@@ -166,11 +166,27 @@ export interface RetentionResult {
   readonly droppedPartitions: number;
 }
 
+/** The stored minutes themselves, for the analytical SQL's `minutes` view (SPEC 3.5). */
+export interface MinuteRowsQuery {
+  /**
+   * The serving counts of each stored (ad, minute) with minutes in
+   * [fromMinute, toMinute), of `ads` only (undefined: every ad), ordered by
+   * minute then ad, at most `limit` of them: a caller that asks for one more
+   * than it accepts learns that the range holds more than it accepts.
+   */
+  minuteRows(
+    ads: readonly number[] | undefined,
+    fromMinute: number,
+    toMinute: number,
+    limit: number,
+  ): Promise<MinuteDelta[]>;
+}
+
 /**
  * The aggregate side of the serving store. `commit` is one transaction:
  * counts, dedup changes and the consumer's offset land together or not at all.
  */
-export interface AggregateStore extends AggregateQueries {
+export interface AggregateStore extends AggregateQueries, MinuteRowsQuery {
   loadCheckpoint(consumer: string): Promise<ConsumerCheckpoint | undefined>;
   /**
    * Makes the caller the owner of `consumer` (a partition's checkpoint row):

@@ -3,6 +3,7 @@ import type { Catalog, Principal } from '../catalog/catalog.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { authenticate } from './auth.js';
 import type { createAdminRoutes } from './admin-routes.js';
+import type { createAnalyticsRoutes } from './analytics-routes.js';
 import type { createCatalogRoutes } from './catalog-routes.js';
 import type { createDashboardRoutes } from './dashboard-routes.js';
 import { failureResponse } from './failure.js';
@@ -44,6 +45,8 @@ export interface AdvertiserApi {
   readonly queryRoutes: ReturnType<typeof createQueryRoutes>;
   /** Operations for the admin (reconciliation); absent where the process cannot run them. */
   readonly adminRoutes?: ReturnType<typeof createAdminRoutes>;
+  /** Analytical SQL and export (SPEC 3.5), where the process can reach the archive. */
+  readonly analyticsRoutes?: ReturnType<typeof createAnalyticsRoutes>;
   readonly catalog: Catalog;
   readonly adminToken: string;
   /** /api/v1/me, /api/v1/stream and /api/v1/plan, for the dashboard. */
@@ -93,6 +96,11 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
       name: 'reconcile',
       methods: { POST: authed(api.adminRoutes.reconcile) },
     });
+  }
+  const analytics = api.analyticsRoutes;
+  if (analytics !== undefined) {
+    routes.set('/api/v1/sql', { name: 'sql', methods: { POST: authed(analytics.sql) } });
+    routes.set('/api/v1/export', { name: 'export', methods: { GET: authed(analytics.exportEvents) } });
   }
   const dashboard = api.dashboardRoutes;
   if (dashboard !== undefined) {

@@ -222,6 +222,8 @@ async function start(): Promise<void> {
         ? Promise.reject(new Error('reconciliation is not configured in this process'))
         : reconciliation.runner.run(fromMinute, toMinute),
     deleteMinutesBefore: (minute: number) => aggregates.deleteMinutesBefore(minute),
+    minuteRows: (...args: Parameters<AggregateStore['minuteRows']>) =>
+      aggregates.minuteRows(...args).then(packDeltas),
     check: () => worker.check(),
     'archive-check': () => archiver.check(),
     'archive-flush': () => archiver.flushNow(),
@@ -250,7 +252,12 @@ async function start(): Promise<void> {
     const reply =
       call === undefined ? Promise.reject(new Error(`no call ${message.call}`)) : call(...message.args);
     reply.then(
-      (value) => post({ type: 'reply', id: message.id, value }),
+      // A packed reply (minuteRows) moves its buffer instead of copying it.
+      (value) =>
+        post(
+          { type: 'reply', id: message.id, value },
+          value instanceof Float64Array ? [value.buffer as ArrayBuffer] : [],
+        ),
       (err: unknown) => post({ type: 'reply', id: message.id, error: serializeError(err) }),
     );
   });

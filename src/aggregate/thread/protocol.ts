@@ -44,6 +44,7 @@ export interface ReconcileThreadConfig {
 
 /** The store calls the request thread makes; `catalog.*` are CatalogStore's methods. */
 export type CatalogCall = Exclude<keyof CatalogStore, 'close'>;
+/** `minuteRows` replies with the rows packed (packDeltas), its buffer transferred. */
 export type StoreCall =
   | `catalog.${CatalogCall}`
   | 'series'
@@ -52,6 +53,7 @@ export type StoreCall =
   | 'reconcile'
   /** Aggregate retention: AggregateStore.deleteMinutesBefore. */
   | 'deleteMinutesBefore'
+  | 'minuteRows'
   | 'check'
   | 'archive-check'
   /** Closes the archive's files now; answers the archiver's committed offset once past the log's durable end. */
@@ -108,7 +110,9 @@ export class AggregationThreadError extends Error {
   }
 }
 
-const STRIDE = 2 + COUNT_FIELDS.length;
+/** Numbers per row of a packed array: ad, minute, then the counters in COUNT_FIELDS order. */
+export const PACKED_STRIDE = 2 + COUNT_FIELDS.length;
+const STRIDE = PACKED_STRIDE;
 
 /**
  * Deltas as one Float64Array (ad, minute, then the counters in COUNT_FIELDS

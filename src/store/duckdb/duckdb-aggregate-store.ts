@@ -28,7 +28,7 @@ import {
 } from '../aggregate-store.js';
 import { indexAnswers } from '../minute-index/index-answers.js';
 import { appendColumns } from './column-appender.js';
-import { COLUMNS, countsOf, mergeStaged, MINUTES_PER_DAY, stage } from './duckdb-minute-rows.js';
+import { COLUMNS, countsOf, mergeStaged, MINUTES_PER_DAY, stage } from './duckdb-minute-stage.js';
 import {
   deleteMinutesBefore,
   lateHours,
@@ -40,6 +40,7 @@ import { migrateDedupAds } from './dedup-ad-migration.js';
 import { MinuteIndex, type MinuteIndexOptions } from '../minute-index/minute-index.js';
 import type { DuckDbDatabase } from './duckdb-database.js';
 import { claimOwnership, listCheckpoints, setSpillHold, spillHold } from './duckdb-consumer-state.js';
+import { minuteRows } from './duckdb-minute-rows.js';
 import { loadStoredHours, startMinuteIndex, type MinuteIndexLoad } from './minute-index-loader.js';
 
 const COUNT_DDL = COLUMNS.map((c) => `${c} BIGINT NOT NULL DEFAULT 0`).join(',\n  ');
@@ -409,6 +410,15 @@ export class DuckDbAggregateStore implements AggregateStore {
       }
     }
     return [...buckets.entries()].sort(([a], [b]) => a - b).map(([minute, counts]) => ({ minute, counts }));
+  }
+
+  minuteRows(
+    ads: readonly number[] | undefined,
+    fromMinute: number,
+    toMinute: number,
+    limit: number,
+  ): Promise<MinuteDelta[]> {
+    return minuteRows(this.reads, ads, fromMinute, toMinute, limit);
   }
 
   async top(

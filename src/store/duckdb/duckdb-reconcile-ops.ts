@@ -7,7 +7,7 @@ import {
   type RetentionResult,
 } from '../aggregate-store.js';
 import type { DuckDbDatabase } from './duckdb-database.js';
-import { COLUMNS, countsOf, mergeStaged, stage } from './duckdb-minute-rows.js';
+import { COLUMNS, countsOf, mergeStaged, stage } from './duckdb-minute-stage.js';
 
 /*
  * Reconciliation's reads and writes of the DuckDB store, and aggregate

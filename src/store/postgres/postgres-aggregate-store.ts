@@ -343,6 +343,29 @@ export class PostgresAggregateStore implements AggregateStore {
     return unpackSeries(row?.packed ?? null);
   }
 
+  /** Counters as stored (int4, parsed to numbers by pg); one scan of the day partitions in range. */
+  async minuteRows(
+    ads: readonly number[] | undefined,
+    fromMinute: number,
+    toMinute: number,
+    limit: number,
+  ): Promise<MinuteDelta[]> {
+    if ((ads !== undefined && ads.length === 0) || toMinute <= fromMinute || limit <= 0) return [];
+    const values: unknown[] = [fromMinute, toMinute, limit];
+    if (ads !== undefined) values.push(ads);
+    const rows = await this.db.query<Record<string, number>>(
+      `SELECT ad, minute, ${COLUMNS.join(', ')} FROM agg_minute
+       WHERE minute >= $1::int AND minute < $2::int ${ads === undefined ? '' : 'AND ad = ANY($4::int[])'}
+       ORDER BY minute, ad LIMIT $3`,
+      values,
+    );
+    return rows.map((row) => {
+      const counts = emptyCounts();
+      for (let i = 0; i < COUNT_FIELDS.length; i++) counts[COUNT_FIELDS[i]!] = Number(row[COLUMNS[i]!]);
+      return { ad: Number(row.ad), minute: Number(row.minute), counts };
+    });
+  }
+
   async top(
     ads: readonly number[] | undefined,
     fromMinute: number,

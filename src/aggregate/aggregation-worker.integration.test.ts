@@ -59,6 +59,7 @@ void test('a commit that fails mid-stream is retried from the last commit: every
       lateTotals: (...a) => store.lateTotals(...a),
       reconcileSnapshot: (...a) => store.reconcileSnapshot(...a),
       repair: (r) => store.repair(r),
+      exclusiveReconcile: (work) => store.exclusiveReconcile(work),
       deleteMinutesBefore: (m) => store.deleteMinutesBefore(m),
       lateHours: (m) => store.lateHours(m),
       commit: (consumer, commit) => {

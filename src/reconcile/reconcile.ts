@@ -19,7 +19,7 @@ import { cellKey, dedupContextMs, recompute, type RecomputedEvent } from './reco
 export type Cuts = ReadonlyMap<number, number>;
 
 export interface ReconcileDeps {
-  readonly store: Pick<AggregateStore, 'reconcileSnapshot' | 'repair'>;
+  readonly store: Pick<AggregateStore, 'reconcileSnapshot' | 'repair' | 'exclusiveReconcile'>;
   readonly archiveRoot: string;
   /** Where the archive reader's DuckDB spills its sort. */
   readonly tempDir: string;
@@ -244,8 +244,19 @@ async function reconcileHour(
  * (their events are in those counts now). A consumer whose minutes were not
  * final at the cut must not have moved meanwhile, or the hour is taken again.
  * An hour at a time bounds what is held in memory to one hour's buckets.
+ * The whole run holds the store's reconciliation lock (ReconcileBusyError
+ * while another process's run holds it).
  */
-export async function reconcile(
+export function reconcile(
+  deps: ReconcileDeps,
+  fromMinute: number,
+  toMinute: number,
+): Promise<ReconcileReport> {
+  // One run at a time over the store, across processes: two runs of one hour could fold its late rows twice.
+  return deps.store.exclusiveReconcile(() => reconcileRange(deps, fromMinute, toMinute));
+}
+
+async function reconcileRange(
   deps: ReconcileDeps,
   fromMinute: number,
   toMinute: number,

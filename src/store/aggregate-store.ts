@@ -158,6 +158,20 @@ export class ReconcileRaceError extends Error {
   }
 }
 
+/**
+ * Another reconciliation holds the store (another process, in a cluster):
+ * two runs over the same hour could fold its late rows twice, or write back
+ * counts older than the other's. Try again later.
+ */
+export class ReconcileBusyError extends Error {
+  readonly retriable = true;
+
+  constructor() {
+    super('another reconciliation is running on this store');
+    this.name = 'ReconcileBusyError';
+  }
+}
+
 /** What a retention pass removed. */
 export interface RetentionResult {
   /** Rows removed (agg_minute and agg_late), those of dropped partitions included. */
@@ -229,9 +243,18 @@ export interface AggregateStore extends AggregateQueries, MinuteRowsQuery {
    * Reconciliation's write, one transaction: `replace` overwrites serving
    * counts (as replaceCounts), `subtractLate` is taken off agg_late (rows
    * left all zero are deleted), and every `expectOffsets` consumer must still
-   * be at its offset, else ReconcileRaceError and nothing changes.
+   * be at its offset, else ReconcileRaceError and nothing changes. The late
+   * rows must still hold at least what is subtracted (they only grow, but for
+   * another run's repair), else ReconcileRaceError too.
    */
   repair(repair: ReconcileRepair): Promise<void>;
+  /**
+   * Runs `work` (a whole reconciliation) as the only one on this store, across
+   * processes where the store is shared (PostgreSQL: an advisory lock held by
+   * a connection of its own); rejects at once with ReconcileBusyError while
+   * another runs.
+   */
+  exclusiveReconcile<T>(work: () => Promise<T>): Promise<T>;
   /**
    * The hours (their first minute, ascending) holding agg_late rows of
    * minutes before `beforeMinute`: hours reconciliation should run again,

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { emptyCounts, isZeroCounts, type BucketCounts } from '../aggregate/counts.js';
-import { ReconcileRaceError, type AggregationCommit, type MinuteDelta } from './aggregate-store.js';
+import {
+  ReconcileBusyError,
+  ReconcileRaceError,
+  type AggregationCommit,
+  type MinuteDelta,
+} from './aggregate-store.js';
 import type { AggregateStoreUnderTest } from './aggregate-store.contract.js';
 
 /*
@@ -136,6 +141,44 @@ export function reconcileOpsContract(fresh: () => Promise<AggregateStoreUnderTes
     }
     assert.deepEqual(await store.series([1], BASE, BASE + 1, 1), [{ minute: BASE, counts: counts(4, 1) }]);
     assert.deepEqual(await t.lateCounts(), [{ ad: 1, minute: BASE + 1, counts: counts(1, 0) }]);
+  });
+
+  it('refuses to subtract late rows that no longer hold what the snapshot read (another run folded them)', async () => {
+    const t = await fresh();
+    const { store } = t;
+    await store.commit('ev/0', commitOf(10, { lateDeltas: [{ ad: 1, minute: BASE, counts: counts(2, 1) }] }));
+    const repair = {
+      replace: [{ ad: 1, minute: BASE, counts: counts(2, 1) }],
+      subtractLate: [{ ad: 1, minute: BASE, counts: counts(2, 1) }],
+      expectOffsets: [],
+    };
+    await store.repair(repair);
+    await assert.rejects(store.repair(repair), ReconcileRaceError);
+    await store.replaceCounts([{ ad: 1, minute: BASE, counts: counts(9, 9) }]);
+    await store.commit('ev/0', commitOf(11, { lateDeltas: [{ ad: 1, minute: BASE, counts: counts(1, 1) }] }));
+    await assert.rejects(store.repair(repair), ReconcileRaceError);
+    assert.deepEqual(await t.lateCounts(), [{ ad: 1, minute: BASE, counts: counts(1, 1) }]);
+    assert.deepEqual(await store.series([1], BASE, BASE + 1, 1), [{ minute: BASE, counts: counts(9, 9) }]);
+  });
+
+  it('runs one reconciliation at a time: another asking meanwhile is refused at once, and may run after', async () => {
+    const { store } = await fresh();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const first = store.exclusiveReconcile(() => held.then(() => 'first'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await assert.rejects(
+      store.exclusiveReconcile(() => Promise.resolve('second')),
+      ReconcileBusyError,
+    );
+    release();
+    assert.equal(await first, 'first');
+    assert.equal(await store.exclusiveReconcile(() => Promise.resolve('third')), 'third');
+    await assert.rejects(
+      store.exclusiveReconcile(() => Promise.reject(new Error('boom'))),
+      /boom/,
+    );
+    assert.equal(await store.exclusiveReconcile(() => Promise.resolve('after a failure')), 'after a failure');
   });
 
   it('totals the late events of some ads in a range, and names the hours they wait in', async () => {

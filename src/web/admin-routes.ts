@@ -11,7 +11,12 @@ export interface AdminDeps {
 }
 
 /** Failures a caller can wait out: the archive behind the aggregation, a consumer that kept moving. */
-const RETRIABLE = new Set(['ArchiveBehindError', 'ArchiveFlushTimeoutError', 'ReconcileRaceError']);
+const RETRIABLE = new Set([
+  'ArchiveBehindError',
+  'ArchiveFlushTimeoutError',
+  'ReconcileRaceError',
+  'ReconcileBusyError',
+]);
 
 /** `{from?, to?}`, or no body at all (the default range). */
 async function rangeBody(req: IncomingMessage): Promise<{ from?: string; to?: string }> {

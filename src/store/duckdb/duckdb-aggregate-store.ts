@@ -13,6 +13,7 @@ import { addCounts, type BucketCounts } from '../../aggregate/counts.js';
 import { ANY_AD, type DedupEntry } from '../../aggregate/dedup-index.js';
 import {
   FencedCommitError,
+  ReconcileBusyError,
   type AggregateStore,
   type ReconcileRepair,
   type ReconcileSnapshot,
@@ -157,6 +158,7 @@ export interface DuckDbAggregateStoreOptions {
 export class DuckDbAggregateStore implements AggregateStore {
   private readonly reads: DuckDbDatabase;
   private readonly onCommitted: ((change: CommittedChange) => void) | undefined;
+  private reconciling = false;
 
   private constructor(
     private readonly db: DuckDbDatabase,
@@ -337,6 +339,17 @@ export class DuckDbAggregateStore implements AggregateStore {
       this.index?.replace(repair.replace);
       this.onCommitted?.({ kind: 'replace', rows: repair.replace });
     });
+  }
+
+  /** One process owns a DuckDB file: a flag is the whole exclusion. */
+  async exclusiveReconcile<T>(work: () => Promise<T>): Promise<T> {
+    if (this.reconciling) throw new ReconcileBusyError();
+    this.reconciling = true;
+    try {
+      return await work();
+    } finally {
+      this.reconciling = false;
+    }
   }
 
   lateTotals(ads: readonly number[], fromMinute: number, toMinute: number): Promise<number> {

@@ -83,6 +83,16 @@ export function repairInTransaction(
     ]);
     if (repair.replace.length > 0) await tx.run(mergeStaged('agg_minute', false, 'replace'));
     if (repair.subtractLate.length > 0) {
+      // Each late row read must still hold what is subtracted: else another run folded it first.
+      const [held] = await tx.all<{ n: bigint | number }>(
+        `SELECT count(*) AS n FROM agg_late JOIN stage_minute s
+           ON s.late AND s.ad = agg_late.ad AND s."minute" = agg_late."minute"
+         WHERE ${COLUMNS.map((c) => `agg_late.${c} >= s.${c}`).join(' AND ')}`,
+      );
+      const holding = Number(held?.n ?? 0);
+      if (holding !== repair.subtractLate.length) {
+        throw new ReconcileRaceError('agg_late', repair.subtractLate.length, holding);
+      }
       await tx.run(
         `UPDATE agg_late SET ${COLUMNS.map((c) => `${c} = agg_late.${c} - s.${c}`).join(', ')}
              FROM stage_minute s WHERE s.late AND s.ad = agg_late.ad AND s."minute" = agg_late."minute"`,

@@ -24,6 +24,7 @@ import {
 import type { PgTransaction, PostgresDatabase } from './postgres-database.js';
 import {
   deleteMinutesBefore,
+  exclusiveReconcile,
   lateHours,
   lateTotals,
   reconcileSnapshot,
@@ -307,6 +308,10 @@ export class PostgresAggregateStore implements AggregateStore {
 
   repair(repair: ReconcileRepair): Promise<void> {
     return repairInTransaction(this.db, this.partitions, REPLACE_MINUTES, repair);
+  }
+
+  exclusiveReconcile<T>(work: () => Promise<T>): Promise<T> {
+    return exclusiveReconcile(this.db, work);
   }
 
   lateTotals(ads: readonly number[], fromMinute: number, toMinute: number): Promise<number> {

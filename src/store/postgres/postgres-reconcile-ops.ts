@@ -1,5 +1,6 @@
 import { COUNT_FIELDS, emptyCounts } from '../../aggregate/counts.js';
 import {
+  ReconcileBusyError,
   ReconcileRaceError,
   type MinuteDelta,
   type ReconcileRepair,
@@ -79,7 +80,8 @@ function columnsOf(rows: readonly MinuteDelta[]): number[][] {
 const SUBTRACT_LATE = `UPDATE agg_late AS t SET ${COLUMNS.map((c) => `${c} = t.${c} - s.${c}`).join(', ')}
   FROM unnest(${['ad', 'minute', ...COLUMNS].map((_, i) => `$${i + 1}::int[]`).join(', ')})
     AS s(ad, minute, ${COLUMNS.join(', ')})
-  WHERE t.ad = s.ad AND t.minute = s.minute`;
+  WHERE t.ad = s.ad AND t.minute = s.minute AND ${COLUMNS.map((c) => `t.${c} >= s.${c}`).join(' AND ')}
+  RETURNING 1`;
 
 /**
  * The counts are written first and the offsets checked last, under FOR
@@ -104,7 +106,12 @@ async function repairNow(db: PostgresDatabase, replaceSql: string, repair: Recon
   await db.transaction(async (tx: PgTransaction) => {
     if (repair.replace.length > 0) await tx.query(replaceSql, columnsOf(repair.replace));
     if (repair.subtractLate.length > 0) {
-      await tx.query(SUBTRACT_LATE, columnsOf(repair.subtractLate));
+      // Each late row read must still hold what is subtracted (the row lock makes a concurrent
+      // run's subtraction wait and then re-check): else another run folded it first.
+      const subtracted = await tx.query(SUBTRACT_LATE, columnsOf(repair.subtractLate));
+      if (subtracted.length !== repair.subtractLate.length) {
+        throw new ReconcileRaceError('agg_late', repair.subtractLate.length, subtracted.length);
+      }
       await tx.query(`DELETE FROM agg_late WHERE ${COLUMNS.map((c) => `${c} = 0`).join(' AND ')}`);
     }
     for (const { consumer, offset } of repair.expectOffsets) {
@@ -165,4 +172,25 @@ export async function lateHours(db: PostgresDatabase, beforeMinute: number): Pro
     [beforeMinute],
   );
   return rows.map((r) => Number(r.hour));
+}
+
+/** The advisory lock key every reconciliation of this database takes. */
+const RECONCILE_LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('adtally.reconcile')) AS locked";
+
+/**
+ * One reconciliation at a time over the database, whichever process runs it:
+ * a session advisory lock on a connection of its own (not the pool's, whose
+ * connections serve other statements meanwhile), held for the whole run.
+ */
+export async function exclusiveReconcile<T>(db: PostgresDatabase, work: () => Promise<T>): Promise<T> {
+  const client = db.newClient('adtally-reconcile');
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ locked: boolean }>(RECONCILE_LOCK_SQL);
+    if (rows[0]?.locked !== true) throw new ReconcileBusyError();
+    return await work();
+  } finally {
+    // Ending the session releases the lock.
+    await client.end().catch(() => undefined);
+  }
 }

@@ -55,7 +55,13 @@ function checkSeriesShape(
   answer.series.forEach((b, i) => assert.equal(b.ts, isoMinute(fromMinute + i * step)));
   const impressions = answer.series.reduce((s, b) => s + b.impressions, 0);
   const clicks = answer.series.reduce((s, b) => s + b.clicks, 0);
-  assert.deepEqual(answer.totals, { impressions, clicks, ctr: ctrOf(clicks, impressions) });
+  assert.equal(typeof answer.totals.late, 'number', 'totals say how many late events wait');
+  assert.deepEqual(answer.totals, {
+    impressions,
+    clicks,
+    ctr: ctrOf(clicks, impressions),
+    late: answer.totals.late,
+  });
   for (const b of answer.series) assert.equal(b.ctr, ctrOf(b.clicks, b.impressions), b.ts);
   // `final` follows the reported watermark (which already has the allowed lateness taken off).
   const watermark = answer.watermark === null ? undefined : Date.parse(answer.watermark);
@@ -478,6 +484,7 @@ describe('late events and finality (SPEC 4.4, --allowed-lateness 1s)', () => {
       assert.equal(bucketAt(again, m).final, true);
       assert.deepEqual(countsOfBucket(bucketAt(again, m)), expectedM, 'a final minute keeps its counts');
       assert.deepEqual(sumBuckets(again.series), expectedM, 'the late events went to no other minute');
+      assert.equal(again.totals.late, 3, 'the answer says three late events wait for reconciliation');
     }
 
     // (b) A late event of a minute that is not final yet counts in its own minute.

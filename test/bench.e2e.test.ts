@@ -15,6 +15,7 @@ const NUMBER_KEYS = [
   'aggregate_eps_per_core',
   'direct_db_failure_rate',
   'adtally_failure_rate',
+  'reconcile_s_per_million',
 ];
 /** ingest-wrk's keys: numbers wherever wrk is installed or can be (CI is root); else the skip says why. */
 const WRK_KEYS = ['baseline_rps_wrk', 'ingest_rps_wrk', 'ingest_ratio_wrk'];

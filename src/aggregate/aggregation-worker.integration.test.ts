@@ -56,6 +56,12 @@ void test('a commit that fails mid-stream is retried from the last commit: every
       top: (...a) => store.top(...a),
       minuteRows: (...a) => store.minuteRows(...a),
       replaceCounts: (rows) => store.replaceCounts(rows),
+      lateTotals: (...a) => store.lateTotals(...a),
+      reconcileSnapshot: (...a) => store.reconcileSnapshot(...a),
+      repair: (r) => store.repair(r),
+      exclusiveReconcile: (work) => store.exclusiveReconcile(work),
+      deleteMinutesBefore: (m) => store.deleteMinutesBefore(m),
+      lateHours: (m) => store.lateHours(m),
       commit: (consumer, commit) => {
         commits++;
         if (commits <= 2) {

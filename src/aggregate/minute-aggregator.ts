@@ -15,6 +15,16 @@ export interface AggregatorOptions {
   dedup?: DedupIndex | undefined;
 }
 
+/**
+ * What the counting rules read of an event: nothing else of a TrackedEvent
+ * decides a count. Reconciliation feeds archive rows through the same rules
+ * (reconcile/recompute.ts), and they carry these fields.
+ */
+export type CountedEvent = Pick<
+  TrackedEvent,
+  'type' | 'ad' | 'imp' | 'tokenTs' | 'eventTime' | 'receivedAt' | 'outcome'
+>;
+
 /** The change to one (ad, minute) bucket. */
 export interface BucketDelta {
   readonly ad: number;
@@ -98,7 +108,7 @@ export class MinuteAggregator {
    * (a partitioned log: see dedup/dedup-store.ts); the in-memory index is then
    * not consulted.
    */
-  apply(offset: number, event: TrackedEvent, claimed?: DedupDecision): void {
+  apply(offset: number, event: CountedEvent, claimed?: DedupDecision): void {
     this.#events++;
     const time = event.eventTime;
     // A batch line's `at` may run up to 5 s ahead of the collector's clock; the

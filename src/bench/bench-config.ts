@@ -26,6 +26,7 @@ export const SCENARIOS = [
   'archive',
   'direct-db',
   'exactness',
+  'reconcile',
   'sql',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -52,6 +53,8 @@ export interface BenchPlan {
   readonly queryIngestRate: number;
   readonly queryMs: number;
   readonly aggregateEvents: number;
+  /** Events of the hour the `reconcile` scenario archives and reconciles. */
+  readonly reconcileEvents: number;
   /** Events of the stored log the `archive` scenario writes to Parquet. */
   readonly archiveEvents: number;
   readonly directDbRequests: number;
@@ -79,6 +82,7 @@ const FULL: BenchPlan = {
   queryIngestRate: 10_000,
   queryMs: 15_000,
   aggregateEvents: 5_000_000,
+  reconcileEvents: 1_000_000,
   archiveEvents: 2_000_000,
   directDbRequests: 30_000,
   directDbConnections: 100,
@@ -98,6 +102,7 @@ const QUICK: BenchPlan = {
   queryAds: 1_000,
   queryMs: 3_000,
   aggregateEvents: 200_000,
+  reconcileEvents: 100_000,
   archiveEvents: 200_000,
   directDbRequests: 3_000,
   exactnessMs: 10_000,

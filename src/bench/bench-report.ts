@@ -159,6 +159,15 @@ export function benchmarksMarkdown(
       'not HTTP; zstd Parquet',
     ],
     [
+      'reconcile: the whole job on an hour of archived events',
+      result.reconcile_s_per_million === null
+        ? 'n/a'
+        : `${result.reconcile_s_per_million.toFixed(2)} s per million events`,
+      'reference',
+      '',
+      'archive read, stream rules, compare, repair',
+    ],
+    [
       'direct-db: INSERT per impression into PostgreSQL (pool 20), 100 connections',
       `${int(ddRate((r) => r.directDb))} req/s, p99 ${ms(
         medianOf(dd, (r) => r.directDb.p99),
@@ -221,6 +230,7 @@ export function benchmarksMarkdown(
     `- aggregate: ${runsOf(s.aggregate, (r) => `${int(r.eventsPerCpuSecond)} per CPU-second, ${int(r.events)} events in ${r.wallSeconds.toFixed(1)} s`)}`,
     `- archive: ${runsOf(s.archive, (r) => `${int(r.eventsPerSecond)} events/s, ${r.bytesPerEvent.toFixed(1)} B/event, ${int(r.events)} events in ${r.files} files`)}`,
     `- direct-db: ${runsOf(dd, (r) => `PostgreSQL ${int(r.directDb.answeredPerSecond)}/s vs adtally ${int(r.adtally.answeredPerSecond)}/s`)}`,
+    `- reconcile: ${runsOf(s.reconcile, (r) => `${r.secondsPerMillion.toFixed(2)} s per million events (${int(r.events)} events, ${int(r.archiveRows)} archive rows read, ${int(r.minutesChecked)} minutes checked)`)}`,
     `- sql (a day's minutes of one campaign, advertiser key): ${runsOf(s.sql, (r) => `p50 ${ms(r.p50, 1)}, p99 ${ms(r.p99, 1)} (${r.statements} statements, ${int(r.materialisedRows)} minute rows a sandbox)`)}`,
     '',
   ];

@@ -7,6 +7,7 @@ import type { PostgresSeriesResult } from './postgres-series-scenario.js';
 import type { DirectDbRun, FreshnessRun, SweepPoint } from './scenarios.js';
 import type { SqlRun } from './sql-scenario.js';
 import type { QueryRun } from './stored-data-scenarios.js';
+import type { ReconcileBenchRun } from './reconcile-scenario.js';
 import type { WrkRuns } from './wrk-scenario.js';
 
 /** What each scenario measured, run by run; absent when the scenario was not run. */
@@ -25,6 +26,7 @@ export interface ScenarioRuns {
   archive?: ArchiveReplayResult[];
   directDb?: DirectDbRun[];
   exactness?: LoadgenSummary;
+  reconcile?: ReconcileBenchRun[];
   /** `sql`: a day's minutes of one campaign through POST /api/v1/sql. */
   sql?: SqlRun[];
 }
@@ -56,6 +58,8 @@ export interface Headline {
   direct_db_failure_rate: number | null;
   adtally_failure_rate: number | null;
   exact: boolean | null;
+  /** `reconcile`: seconds of the whole job per million archived events of the hour. */
+  reconcile_s_per_million: number | null;
 }
 
 export interface BenchResult extends Headline {
@@ -112,6 +116,7 @@ export function headline(s: ScenarioRuns): Headline {
     adtally_failure_rate:
       s.directDb === undefined ? null : pooledFailureRate(s.directDb.map((r) => r.adtally)),
     exact: s.exactness === undefined ? null : s.exactness.exact,
+    reconcile_s_per_million: medianOf(s.reconcile, (r) => r.secondsPerMillion),
   };
 }
 

@@ -19,6 +19,7 @@ import {
 import { postgresSeries } from './postgres-series-scenario.js';
 import { sqlLatency } from './sql-scenario.js';
 import { aggregate, archive, exactness, query } from './stored-data-scenarios.js';
+import { reconcileBench } from './reconcile-scenario.js';
 import { throughputWithWrk } from './wrk-scenario.js';
 
 function currentCommit(): string {
@@ -86,6 +87,7 @@ export async function runBench(
   if (wants('archive')) s.archive = await archive(ctx);
   if (wants('direct-db')) s.directDb = await directDb(ctx);
   if (wants('exactness')) s.exactness = await exactness(ctx);
+  if (wants('reconcile')) s.reconcile = await reconcileBench(ctx);
   if (wants('sql')) s.sql = await sqlLatency(ctx);
   return {
     ...headline(s),

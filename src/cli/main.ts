@@ -11,11 +11,13 @@ import {
   parseWorkerConfig,
   type ClusterRole,
 } from '../config/cluster-config.js';
+import { parseReconcileConfig, reconcileHelp } from '../config/reconcile-config.js';
 import { planCapacity } from '../plan/capacity-plan.js';
 import { parsePlanOptions, planHelp } from '../plan/plan-config.js';
 import { planText } from '../plan/plan-text.js';
 import { readMeasuredFigures } from '../plan/measured-figures.js';
 import { startApi } from './api.js';
+import { runReconcile } from './reconcile.js';
 import { startCollector } from './collector.js';
 import type { RunningProcess } from './running-process.js';
 import { startServe } from './serve.js';
@@ -28,6 +30,7 @@ commands:
   collector tracking routes only, appending to Kafka (run many)
   worker    aggregation, one member of a Kafka consumer group (run many)
   api       catalog and query API over PostgreSQL
+  reconcile recompute the aggregates from the raw archive and repair the store
   loadgen   traffic generator and exactness oracle against a running adtally
   bench     the benchmark scenarios, with a report
   plan      the deployment shape a load needs, from the measured figures
@@ -91,6 +94,16 @@ async function cluster(role: ClusterRole, argv: string[]): Promise<number> {
   return runUntilSignal(start);
 }
 
+/** Exit status 0 when the range was reconciled (whatever it repaired), 1 when it could not be. */
+async function reconcile(argv: string[]): Promise<number> {
+  const config = parseReconcileConfig(argv, process.env, Date.now());
+  if (config === 'help') {
+    print(reconcileHelp());
+    return 0;
+  }
+  return runReconcile(config, print);
+}
+
 /** Exit status 0 when the run was checked and exact (or not checked), 1 when counts differ. */
 async function loadgen(argv: string[]): Promise<number> {
   const options = parseLoadgenOptions(argv, process.env);
@@ -150,6 +163,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'worker':
       case 'api':
         return await cluster(command, rest);
+      case 'reconcile':
+        return await reconcile(rest);
       case 'loadgen':
         return await loadgen(rest);
       case 'bench':

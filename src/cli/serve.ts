@@ -9,6 +9,7 @@ import { startLogRetention } from '../log/log-retention.js';
 import { openFollowedEventLog } from '../log/open-event-log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DEFAULT_MINUTE_INDEX, MinuteIndex } from '../store/minute-index/minute-index.js';
+import { createAdminRoutes } from '../web/admin-routes.js';
 import { analyticsTmpDir, createAnalyticsRoutes } from '../web/analytics-routes.js';
 import { createCatalogRoutes } from '../web/catalog-routes.js';
 import { createDashboardRoutes } from '../web/dashboard-routes.js';
@@ -99,6 +100,10 @@ async function startOpening(
       allowedLatenessMs: config.allowedLatenessMs,
       clickTtlMs: config.tokens.clickTtlMs,
       indexWindowHours: DEFAULT_MINUTE_INDEX.windowHours,
+      reconcile: {
+        dataDir: config.dataDir,
+        graceMs: config.reconcileGraceMs,
+      },
       ...(hooks.commitStallMs === undefined ? {} : { commitStallMs: hooks.commitStallMs }),
       archive: {
         root: pathOfUrl(config.backends.archive),
@@ -172,6 +177,11 @@ async function startOpening(
           watermark: () => aggregation.committedWatermark(),
           // Every event acknowledged before the query arrived is below the log's durable end now.
           awaitAcknowledged: () => aggregation.waitForCommitted(log.durableEnd(), CONSISTENT_WAIT_MS),
+          now,
+        }),
+        // POST /api/v1/reconcile runs on the aggregation thread, next to the store it repairs.
+        adminRoutes: createAdminRoutes({
+          reconcile: (fromMinute, toMinute) => aggregation.reconcile(fromMinute, toMinute),
           now,
         }),
         // The minutes come from the store through the aggregation thread, packed (protocol.ts).

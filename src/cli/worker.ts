@@ -13,8 +13,45 @@ import { PartitionedAggregation } from '../worker/partitioned-aggregation.js';
 import { PartitionedArchive } from '../worker/partitioned-archive.js';
 import { DedupLossPolicy } from '../worker/dedup-loss-policy.js';
 import { WorkerMetrics } from '../worker/worker-metrics.js';
+import { archiveCheckpointCoverage } from '../reconcile/archive-coverage.js';
+import { topicConsumers } from '../reconcile/consumers.js';
+import { startReconcileService, type ReconcileService } from '../reconcile/reconcile-service.js';
+import type { AggregateStore } from '../store/aggregate-store.js';
 import { listen } from './listen.js';
 import { openInOrder, type RunningProcess } from './running-process.js';
+
+/**
+ * Reconciliation of the topic's partitions (SPEC 4.5) by the member holding
+ * partition 0: one member of the group runs it at a time, and the
+ * assignment moves with the group. Each partition's archiver must have
+ * committed past the cut; they roll every --archive-roll-interval, so a run
+ * waits up to two of those (and fails, to be tried again the next minute).
+ */
+function startWorkerReconciliation(
+  config: WorkerConfig,
+  store: AggregateStore,
+  aggregation: PartitionedAggregation,
+  metrics: AggregationMetrics,
+  print: (line: string) => void,
+): ReconcileService {
+  const consumers = topicConsumers(config.kafka.topic);
+  return startReconcileService({
+    store,
+    archiveRoot: pathOfUrl(config.archive!.url),
+    dataDir: config.dataDir,
+    ...consumers,
+    ensureArchived: archiveCheckpointCoverage(store, {
+      consumerOf: consumers.archiveConsumerOf,
+      waitMs: 2 * config.archive!.rollIntervalMs,
+    }),
+    allowedLatenessMs: config.allowedLatenessMs,
+    clickTtlMs: config.clickTtlMs,
+    graceMs: config.reconcileGraceMs,
+    active: () => aggregation.held().includes(0),
+    registry: metrics.registry,
+    log: print,
+  });
+}
 
 /**
  * `adtally worker`: one member of the Kafka consumer group that aggregates
@@ -110,6 +147,16 @@ export function startWorker(config: WorkerConfig, print: (line: string) => void)
       },
       () => shuttingDown,
     );
+    if (archive !== undefined && config.archive !== undefined) {
+      const reconciliation = startWorkerReconciliation(
+        config,
+        store.aggregates,
+        aggregation,
+        aggregationMetrics,
+        print,
+      );
+      opened.push(() => reconciliation.stop());
+    }
     const listening = await listen(handler, config.http.host, config.http.port);
     opened.push(async () => {
       shuttingDown = true;

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { parseKafkaLogUrl, type KafkaLogLocation } from '../log/kafka/kafka-url.js';
 import type { SqlLimits } from '../analytics/sql-limits.js';
 import { ARCHIVE_ROLL_SETTINGS, archiveRollConfig, type ArchiveRollConfig } from './archive-settings.js';
+import { DEFAULT_RECONCILE_GRACE_MS } from '../reconcile/reconcile-schedule.js';
 import { DEFAULT_EVENTS_INFLIGHT_BYTES, SERVE_SETTINGS, SQL_SETTINGS, sqlLimitsOf } from './serve-config.js';
 import {
   ConfigError,
@@ -73,6 +74,7 @@ const ROLE_SETTINGS = {
       ['file:'],
     ),
     ...ARCHIVE_ROLL_SETTINGS,
+    reconcileGrace: SERVE_SETTINGS.reconcileGrace,
   },
   api: {
     ...COMMON,
@@ -118,6 +120,8 @@ export interface WorkerConfig extends ClusterConfigBase {
    * its files are closed; undefined: no archiver runs in this worker.
    */
   readonly archive: ({ readonly url: string } & ArchiveRollConfig) | undefined;
+  /** With an archive, the worker holding partition 0 reconciles each hour once closed plus this long (ms). */
+  readonly reconcileGraceMs: number;
 }
 
 export interface ApiConfig extends ClusterConfigBase {
@@ -232,6 +236,7 @@ export function parseWorkerConfig(argv: readonly string[], env: NodeJS.ProcessEn
     group: values.group ?? 'adtally-workers',
     sessionTimeoutMs: values.sessionTimeout ?? 10_000,
     archive: values.archive === undefined ? undefined : { url: values.archive, ...archiveRollConfig(values) },
+    reconcileGraceMs: values.reconcileGrace ?? DEFAULT_RECONCILE_GRACE_MS,
   };
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DEFAULT_SQL_LIMITS, type SqlLimits } from '../analytics/sql-limits.js';
 import { MAX_BATCH_BYTES } from '../ingest/batch.js';
+import { DEFAULT_RECONCILE_GRACE_MS } from '../reconcile/reconcile-schedule.js';
 import { ARCHIVE_ROLL_SETTINGS, archiveRollConfig, type ArchiveRollConfig } from './archive-settings.js';
 import {
   ConfigError,
@@ -45,6 +46,8 @@ export interface ServeConfig {
     readonly clickTtlMs: number;
   };
   readonly allowedLatenessMs: number;
+  /** Each hour is reconciled by itself once closed plus this long (ms). */
+  readonly reconcileGraceMs: number;
   /** From ADTALLY_ADMIN_TOKEN; when absent the data directory's generated token is used. */
   readonly adminToken: string | undefined;
   /** Budgets of POST /api/v1/sql and GET /api/v1/export. */
@@ -211,6 +214,11 @@ export const SERVE_SETTINGS = {
     'ADTALLY_ALLOWED_LATENESS',
     'allowed lateness (default 5s)',
   ),
+  reconcileGrace: durationSetting(
+    'reconcile-grace',
+    'ADTALLY_RECONCILE_GRACE',
+    'reconcile each hour once it is closed plus this long (default 10m)',
+  ),
   segmentBytes: positiveIntSetting(
     'log-segment-bytes',
     'ADTALLY_LOG_SEGMENT_BYTES',
@@ -293,6 +301,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     logRetention: { ms: values.logRetention ?? 7 * 86_400_000, bytes: values.logRetentionBytes },
     tokens: { secret, clickTtlMs: values.clickTtl ?? 24 * 3_600_000 },
     allowedLatenessMs: values.allowedLateness ?? 5_000,
+    reconcileGraceMs: values.reconcileGrace ?? DEFAULT_RECONCILE_GRACE_MS,
     adminToken,
     sql: sqlLimitsOf(values),
   };

@@ -27,8 +27,12 @@ function reference(
   rows: Parameters<typeof buildSeries>[1],
   watermark: number | undefined,
   subject: Record<string, number>,
+  late: number,
 ) {
-  return JSON.stringify({ ...headOf(range, subject, watermark), ...buildSeries(range, rows, watermark) });
+  return JSON.stringify({
+    ...headOf(range, subject, watermark),
+    ...buildSeries(range, rows, watermark, late),
+  });
 }
 
 describe('seriesJson', () => {
@@ -53,10 +57,11 @@ describe('seriesJson', () => {
           ? undefined
           : (fromMinute + Math.floor(random() * (toMinute - fromMinute))) * MINUTE_MS + 17;
       const subject: Record<string, number> = round % 2 === 0 ? { ad: 1 + round } : { campaign: round };
-      const answer = seriesJson(headOf(range, subject, watermark), range, rows, watermark);
+      const late = round % 4 === 0 ? 0 : Math.floor(random() * 50);
+      const answer = seriesJson(headOf(range, subject, watermark), range, rows, watermark, late);
       assert.equal(
         answer.body.toString('utf8'),
-        reference(range, rows, watermark, subject),
+        reference(range, rows, watermark, subject, late),
         `round ${round}`,
       );
       answer.release();

@@ -54,7 +54,7 @@ describe('buildSeries', () => {
   it('fills every bucket, sums totals and marks final once the watermark reaches a bucket end', () => {
     const range = { granularity: 'minute', fromMinute: 100, toMinute: 103 } as const;
     const counts = { ...emptyCounts(), impressions: 4, clicks: 1, clickBot: 2 };
-    const { series, totals } = buildSeries(range, [{ minute: 101, counts }], 102 * 60_000);
+    const { series, totals } = buildSeries(range, [{ minute: 101, counts }], 102 * 60_000, 3);
     assert.deepEqual(
       series.map((b) => [b.impressions, b.clicks, b.invalid.bot, b.final]),
       [
@@ -64,7 +64,7 @@ describe('buildSeries', () => {
       ],
     );
     assert.equal(series[1]!.ctr, 0.25);
-    assert.deepEqual(totals, { impressions: 4, clicks: 1, ctr: 0.25 });
+    assert.deepEqual(totals, { impressions: 4, clicks: 1, ctr: 0.25, late: 3 });
   });
 
   it('marks nothing final before the first event', () => {

@@ -70,17 +70,26 @@ export interface SeriesBucket {
 
 const ctr = (clicks: number, impressions: number): number => (impressions === 0 ? 0 : clicks / impressions);
 
+/** An answer's totals. `late`: events of the range's final minutes set apart until reconciliation folds them in. */
+export interface SeriesTotals {
+  impressions: number;
+  clicks: number;
+  ctr: number;
+  late: number;
+}
+
 /**
  * Every bucket of the range, zeros included, from the store's rows (which
  * hold only buckets with data). A bucket is final once the watermark has
  * passed its end (SPEC 3.3 / 4.4): its counts then change only through
- * reconciliation.
+ * reconciliation, which also folds in the `late` events of the totals.
  */
 export function buildSeries(
   range: SeriesRange,
   rows: readonly { minute: number; counts: BucketCounts }[],
   watermarkMs: number | undefined,
-): { series: SeriesBucket[]; totals: { impressions: number; clicks: number; ctr: number } } {
+  late = 0,
+): { series: SeriesBucket[]; totals: SeriesTotals } {
   const bucket = BUCKET_MINUTES[range.granularity];
   const byMinute = new Map(rows.map((r) => [r.minute, r.counts]));
   const series: SeriesBucket[] = [];
@@ -114,7 +123,7 @@ export function buildSeries(
     clicks += b.clicks;
     series.push(b);
   }
-  return { series, totals: { impressions, clicks, ctr: ctr(clicks, impressions) } };
+  return { series, totals: { impressions, clicks, ctr: ctr(clicks, impressions), late } };
 }
 
 export function rangeBounds(range: SeriesRange): { from: string; to: string } {

@@ -17,6 +17,7 @@ import {
   type SeriesRow,
   type TopRow,
 } from './aggregate-store.js';
+import { reconcileOpsContract } from './reconcile-ops.contract.js';
 
 /** One adapter opened on empty data, for one test. */
 export interface AggregateStoreUnderTest {
@@ -454,6 +455,12 @@ export function aggregateStoreContract(adapter: string, open: () => Promise<Aggr
         );
       }
       assert.deepEqual(await store.minuteRows([], DAY_START - 90, DAY_START + 90, 10), []);
+    });
+
+    reconcileOpsContract(async () => {
+      const t = await open();
+      opened.push(t);
+      return t;
     });
   });
 }

@@ -106,6 +106,78 @@ export interface AggregateQueries {
     by: 'clicks' | 'impressions' | 'ctr',
     limit: number,
   ): Promise<TopRow[]>;
+  /**
+   * Events of `ads` in [fromMinute, toMinute) set apart in agg_late (every
+   * counter summed): late events of final minutes that no answer shows until
+   * reconciliation folds them in (`late` in an answer's totals).
+   */
+  lateTotals(ads: readonly number[], fromMinute: number, toMinute: number): Promise<number>;
+}
+
+/**
+ * What reconciliation reads of the store in ONE read transaction, so the
+ * counts and the checkpoints belong together: every event below a
+ * consumer's checkpoint offset is in `serving` or `late`, none above it.
+ */
+export interface ReconcileSnapshot {
+  /** The checkpoint of every consumer whose name starts with the prefix asked for. */
+  readonly checkpoints: readonly { readonly consumer: string; readonly checkpoint: ConsumerCheckpoint }[];
+  /** agg_minute rows of the range (all-zero rows may be listed). */
+  readonly serving: readonly MinuteDelta[];
+  /** agg_late rows of the range. */
+  readonly late: readonly MinuteDelta[];
+  /** The earliest spill hold: the watermark of the stream may be held below a checkpoint's. */
+  readonly spillHold: SpillHold | undefined;
+}
+
+/** What reconciliation writes in ONE transaction (see AggregateStore.repair). */
+export interface ReconcileRepair {
+  /** Serving counts set to exactly these (the recomputed ones, zeros where nothing was recomputed). */
+  readonly replace: readonly MinuteDelta[];
+  /** Subtracted from agg_late: the late rows of the snapshot, now folded into `replace`. */
+  readonly subtractLate: readonly MinuteDelta[];
+  /** Consumers that must still stand at these offsets (0: no checkpoint), else nothing is written. */
+  readonly expectOffsets: readonly { readonly consumer: string; readonly offset: number }[];
+}
+
+/**
+ * A repair refused because a consumer whose minutes were not final moved on
+ * since the snapshot: its later commits may have added to the minutes the
+ * repair would overwrite. Nothing was written; take a new snapshot and retry.
+ */
+export class ReconcileRaceError extends Error {
+  readonly retriable = true;
+
+  constructor(
+    readonly consumer: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`consumer ${consumer} moved from offset ${expected} to ${actual} during reconciliation`);
+    this.name = 'ReconcileRaceError';
+  }
+}
+
+/**
+ * Another reconciliation holds the store (another process, in a cluster):
+ * two runs over the same hour could fold its late rows twice, or write back
+ * counts older than the other's. Try again later.
+ */
+export class ReconcileBusyError extends Error {
+  readonly retriable = true;
+
+  constructor() {
+    super('another reconciliation is running on this store');
+    this.name = 'ReconcileBusyError';
+  }
+}
+
+/** What a retention pass removed. */
+export interface RetentionResult {
+  /** Rows removed (agg_minute and agg_late), those of dropped partitions included. */
+  readonly rows: number;
+  /** Whole day partitions dropped (PostgreSQL). */
+  readonly droppedPartitions: number;
 }
 
 /** The stored minutes themselves, for the analytical SQL's `minutes` view (SPEC 3.5). */
@@ -161,4 +233,34 @@ export interface AggregateStore extends AggregateQueries, MinuteRowsQuery {
    * transaction; each (ad, minute) appears at most once in `rows`.
    */
   replaceCounts(rows: readonly MinuteDelta[]): Promise<void>;
+  /**
+   * Reconciliation's read (SPEC 4.5): in one read transaction, the checkpoints
+   * of the consumers named `consumerPrefix...`, the agg_minute and agg_late
+   * rows of [fromMinute, toMinute), and the spill hold.
+   */
+  reconcileSnapshot(consumerPrefix: string, fromMinute: number, toMinute: number): Promise<ReconcileSnapshot>;
+  /**
+   * Reconciliation's write, one transaction: `replace` overwrites serving
+   * counts (as replaceCounts), `subtractLate` is taken off agg_late (rows
+   * left all zero are deleted), and every `expectOffsets` consumer must still
+   * be at its offset, else ReconcileRaceError and nothing changes. The late
+   * rows must still hold at least what is subtracted (they only grow, but for
+   * another run's repair), else ReconcileRaceError too.
+   */
+  repair(repair: ReconcileRepair): Promise<void>;
+  /**
+   * Runs `work` (a whole reconciliation) as the only one on this store, across
+   * processes where the store is shared (PostgreSQL: an advisory lock held by
+   * a connection of its own); rejects at once with ReconcileBusyError while
+   * another runs.
+   */
+  exclusiveReconcile<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * The hours (their first minute, ascending) holding agg_late rows of
+   * minutes before `beforeMinute`: hours reconciliation should run again,
+   * since late events wait there.
+   */
+  lateHours(beforeMinute: number): Promise<number[]>;
+  /** Aggregate retention: deletes agg_minute and agg_late rows of minutes before `minute`. */
+  deleteMinutesBefore(minute: number): Promise<RetentionResult>;
 }

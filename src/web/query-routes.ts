@@ -59,15 +59,18 @@ export function createQueryRoutes(deps: QueryDeps) {
     await readYourAcks(query, deps);
     // Read the watermark before the counts: counts committed later only make "final" more conservative.
     const watermark = deps.watermark();
-    const rows = await store.series(ads, range.fromMinute, range.toMinute, BUCKET_MINUTES[range.granularity]);
+    const [rows, late] = await Promise.all([
+      store.series(ads, range.fromMinute, range.toMinute, BUCKET_MINUTES[range.granularity]),
+      store.lateTotals(ads, range.fromMinute, range.toMinute),
+    ]);
     const head = {
       ...subject,
       granularity: range.granularity,
       ...rangeBounds(range),
       watermark: watermark === undefined ? null : new Date(watermark).toISOString(),
     };
-    // The same text as JSON.stringify({...head, ...buildSeries(range, rows, watermark)}), written faster.
-    const answer = seriesJson(head, range, rows, watermark);
+    // The same text as JSON.stringify({...head, ...buildSeries(range, rows, watermark, late)}), written faster.
+    const answer = seriesJson(head, range, rows, watermark, late);
     sendJsonBytes(res, 200, answer.body, answer.release);
   }
 

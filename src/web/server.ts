@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Catalog, Principal } from '../catalog/catalog.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { authenticate } from './auth.js';
+import type { createAdminRoutes } from './admin-routes.js';
 import type { createAnalyticsRoutes } from './analytics-routes.js';
 import type { createCatalogRoutes } from './catalog-routes.js';
 import type { createDashboardRoutes } from './dashboard-routes.js';
@@ -42,6 +43,8 @@ export interface WebApp {
 export interface AdvertiserApi {
   readonly catalogRoutes: ReturnType<typeof createCatalogRoutes>;
   readonly queryRoutes: ReturnType<typeof createQueryRoutes>;
+  /** Operations for the admin (reconciliation); absent where the process cannot run them. */
+  readonly adminRoutes?: ReturnType<typeof createAdminRoutes>;
   /** Analytical SQL and export (SPEC 3.5), where the process can reach the archive. */
   readonly analyticsRoutes?: ReturnType<typeof createAnalyticsRoutes>;
   readonly catalog: Catalog;
@@ -88,6 +91,12 @@ function addApiRoutes(api: AdvertiserApi, routes: Map<string, Route>): (path: st
     methods: { GET: authed(catalogR.listAds), POST: authed(catalogR.createAd) },
   });
   routes.set('/api/v1/top', { name: 'top', methods: { GET: authed(queryRoutes.top) } });
+  if (api.adminRoutes !== undefined) {
+    routes.set('/api/v1/reconcile', {
+      name: 'reconcile',
+      methods: { POST: authed(api.adminRoutes.reconcile) },
+    });
+  }
   const analytics = api.analyticsRoutes;
   if (analytics !== undefined) {
     routes.set('/api/v1/sql', { name: 'sql', methods: { POST: authed(analytics.sql) } });

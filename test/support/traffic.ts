@@ -50,7 +50,7 @@ export interface SeriesAnswer {
   to: string;
   watermark: string | null;
   series: ApiBucket[];
-  totals: { impressions: number; clicks: number; ctr: number };
+  totals: { impressions: number; clicks: number; ctr: number; late: number };
 }
 
 export function countsOfBucket(b: ApiBucket): Counts {

@@ -25,6 +25,9 @@ import {
 import type { OpenHour } from '../../store/minute-index/hour-blocks.js';
 import { storedHoursToLoad, windowStartHourAt } from '../../store/minute-index/minute-index.js';
 import { AggregationWorker } from '../aggregation-worker.js';
+import { archiveCheckpointCoverage } from '../../reconcile/archive-coverage.js';
+import { serveConsumers } from '../../reconcile/consumers.js';
+import { startReconcileService } from '../../reconcile/reconcile-service.js';
 import {
   packDeltas,
   serializeError,
@@ -112,6 +115,20 @@ function stalling(store: AggregateStore, ms: number): AggregateStore {
   });
 }
 
+/** After a commit that set events apart as late, and after a repair, the request thread hears how many hours hold late rows. */
+function withLateHoursTold(store: AggregateStore, tell: () => Promise<void>): AggregateStore {
+  return Object.assign(Object.create(store) as AggregateStore, {
+    commit: async (consumer: string, commit: Parameters<AggregateStore['commit']>[1]) => {
+      await store.commit(consumer, commit);
+      if (commit.lateDeltas.length > 0) await tell();
+    },
+    repair: async (repair: Parameters<AggregateStore['repair']>[0]) => {
+      await store.repair(repair);
+      await tell();
+    },
+  });
+}
+
 async function start(): Promise<void> {
   const db = await DuckDbDatabase.open(config.storePath);
   // Queries and catalog statements each get a connection of their own: neither waits behind a commit.
@@ -123,7 +140,15 @@ async function start(): Promise<void> {
   await startMinuteIndex(db, hours); // before the first commit, which the index follows
   const log = await openLogFollower(follow);
   const metrics = new AggregationMetrics();
-  const store = config.commitStallMs === undefined ? aggregates : stalling(aggregates, config.commitStallMs);
+  // The request thread asks the store for late totals only while some hour holds late rows.
+  const tellLateHours = async (): Promise<void> => {
+    post({ type: 'late-hours', hours: (await aggregates.lateHours(Number.MAX_SAFE_INTEGER)).length });
+  };
+  await tellLateHours();
+  const store = withLateHoursTold(
+    config.commitStallMs === undefined ? aggregates : stalling(aggregates, config.commitStallMs),
+    tellLateHours,
+  );
   const worker = await AggregationWorker.start({
     log,
     store,
@@ -148,6 +173,30 @@ async function start(): Promise<void> {
     rollBytes: config.archive.rollBytes,
     metrics: archiveMetrics,
   });
+  const coverage = archiveCheckpointCoverage(aggregates, {
+    consumerOf: () => config.archive.consumer,
+    waitMs: 0,
+  });
+  const reconciliation =
+    config.reconcile === undefined
+      ? undefined
+      : startReconcileService({
+          store: withLateHoursTold(aggregates, tellLateHours),
+          archiveRoot: config.archive.root,
+          dataDir: config.reconcile.dataDir,
+          ...serveConsumers(config.consumer, config.archive.consumer),
+          // The archiver closes its files up to the log's durable end (past any cut read before),
+          // and its committed position (consumer `archive`) must then cover the cut.
+          ensureArchived: async (cuts) => {
+            await archiver.flushNow();
+            await coverage(cuts);
+          },
+          allowedLatenessMs: config.allowedLatenessMs,
+          clickTtlMs: config.clickTtlMs,
+          graceMs: config.reconcile.graceMs,
+          registry: metrics.registry,
+          log: (line) => console.error(line),
+        });
   void loadStoredHours(db, hours).then(({ hours: count, ms, failure }) => {
     post({ type: 'index-loaded', hours: count, ms, ...(failure ? { failure: failure.message } : {}) });
   });
@@ -167,6 +216,12 @@ async function start(): Promise<void> {
     'catalog.ping': () => catalog.ping(),
     series: (...args: Parameters<AggregateStore['series']>) => aggregates.series(...args),
     top: (...args: Parameters<AggregateStore['top']>) => aggregates.top(...args),
+    lateTotals: (...args: Parameters<AggregateStore['lateTotals']>) => aggregates.lateTotals(...args),
+    reconcile: (fromMinute: number, toMinute: number) =>
+      reconciliation === undefined
+        ? Promise.reject(new Error('reconciliation is not configured in this process'))
+        : reconciliation.runner.run(fromMinute, toMinute),
+    deleteMinutesBefore: (minute: number) => aggregates.deleteMinutesBefore(minute),
     minuteRows: (...args: Parameters<AggregateStore['minuteRows']>) =>
       aggregates.minuteRows(...args).then(packDeltas),
     check: () => worker.check(),
@@ -175,6 +230,7 @@ async function start(): Promise<void> {
     metrics: async () => `${await metrics.registry.metrics()}\n${await archiveMetrics.registry.metrics()}`,
     stop: async () => {
       // SIGTERM: the aggregation commits what it read; the archiver archives everything durable, so all is readable.
+      await reconciliation?.stop();
       await worker.stop();
       await archiver.stop();
       archiveWriter.close();

@@ -3,6 +3,7 @@ import type { LogFollowSpec } from '../../log/open-event-log.js';
 import type {
   AggregateQueries,
   MinuteDelta,
+  RetentionResult,
   MinuteRowsQuery,
   SeriesRow,
   TopRow,
@@ -11,6 +12,7 @@ import type { CatalogStore } from '../../store/catalog-store.js';
 import { OpenHour } from '../../store/minute-index/hour-blocks.js';
 import { indexAnswers } from '../../store/minute-index/index-answers.js';
 import type { MinuteIndex } from '../../store/minute-index/minute-index.js';
+import type { ReconcileRun } from '../../reconcile/reconcile-runner.js';
 import {
   AggregationThreadError,
   unpackDeltas,
@@ -71,6 +73,8 @@ export class AggregationThread {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private committed = 0;
+  /** Hours holding agg_late rows, as last told; unknown (Infinity) until then. */
+  private lateHours = Number.POSITIVE_INFINITY;
   private archiveCommitted = 0;
   private watermark: number | undefined;
   private waiters: Waiter[] = [];
@@ -105,6 +109,9 @@ export class AggregationThread {
           ? Promise.resolve(index.series(ads, fromMinute, toMinute, bucketMinutes))
           : (call('series', [ads, fromMinute, toMinute, bucketMinutes]) as Promise<SeriesRow[]>),
       top: (...args) => call('top', args) as Promise<TopRow[]>,
+      // Late rows are rare (batch lines of final minutes, until reconciled): most answers need no call.
+      lateTotals: (...args) =>
+        this.lateHours === 0 ? Promise.resolve(0) : (call('lateTotals', args) as Promise<number>),
     };
   }
 
@@ -166,6 +173,19 @@ export class AggregationThread {
       this.waiters.push(waiter);
       this.send({ type: 'commit-soon' });
     });
+  }
+
+  /**
+   * Reconciles [fromMinute, toMinute) on the aggregation thread (one run at a
+   * time there); resolves with the run's report, its file and table.
+   */
+  reconcile(fromMinute: number, toMinute: number): Promise<ReconcileRun> {
+    return this.call('reconcile', [fromMinute, toMinute]) as Promise<ReconcileRun>;
+  }
+
+  /** Aggregate retention (`--retention`): the store deletes the minutes before `minute`, on the aggregation thread. */
+  deleteMinutesBefore(minute: number): Promise<RetentionResult> {
+    return this.call('deleteMinutesBefore', [minute]) as Promise<RetentionResult>;
   }
 
   /**
@@ -265,6 +285,9 @@ export class AggregationThread {
       }
       case 'replaced':
         index.replace(unpackDeltas(message.rows));
+        return;
+      case 'late-hours':
+        this.lateHours = message.hours;
         return;
       case 'archive-committed':
         if (message.offset > this.archiveCommitted) this.archiveCommitted = message.offset;

@@ -31,6 +31,15 @@ export interface AggregationThreadConfig {
     readonly rollIntervalMs: number;
     readonly rollBytes: number;
   };
+  /** Reconciliation, run on this thread next to the store it repairs (reconcile/reconcile-service.ts). */
+  readonly reconcile?: ReconcileThreadConfig;
+}
+
+/** Where reconciliation writes its reports, and when it runs by itself (it reads `archive.root`). */
+export interface ReconcileThreadConfig {
+  readonly dataDir: string;
+  /** An hour is reconciled once closed plus this long (ms); undefined: no auto runs. */
+  readonly graceMs: number | undefined;
 }
 
 /** The store calls the request thread makes; `catalog.*` are CatalogStore's methods. */
@@ -40,6 +49,10 @@ export type StoreCall =
   | `catalog.${CatalogCall}`
   | 'series'
   | 'top'
+  | 'lateTotals'
+  | 'reconcile'
+  /** Aggregate retention: AggregateStore.deleteMinutesBefore. */
+  | 'deleteMinutesBefore'
   | 'minuteRows'
   | 'check'
   | 'archive-check'
@@ -79,7 +92,9 @@ export type FromThread =
       readonly watermark: number | undefined;
       readonly deltas: Float64Array;
     }
-  | { readonly type: 'replaced'; readonly rows: Float64Array };
+  | { readonly type: 'replaced'; readonly rows: Float64Array }
+  /** How many hours hold agg_late rows, told at start and after every change: 0 spares the queries a call. */
+  | { readonly type: 'late-hours'; readonly hours: number };
 
 export function serializeError(err: unknown): SerializedError {
   return err instanceof Error

@@ -1,6 +1,5 @@
 import {
   BIGINT,
-  BOOLEAN,
   DOUBLE,
   INTEGER,
   LIST,
@@ -10,17 +9,15 @@ import {
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import {
-  COUNT_COLUMNS,
-  COUNT_FIELDS,
-  addCounts,
-  emptyCounts,
-  type BucketCounts,
-} from '../../aggregate/counts.js';
+import { addCounts, type BucketCounts } from '../../aggregate/counts.js';
 import { ANY_AD, type DedupEntry } from '../../aggregate/dedup-index.js';
 import {
   FencedCommitError,
+  ReconcileBusyError,
   type AggregateStore,
+  type ReconcileRepair,
+  type ReconcileSnapshot,
+  type RetentionResult,
   type AggregationCommit,
   type CheckpointRow,
   type SpillHold,
@@ -32,15 +29,21 @@ import {
 } from '../aggregate-store.js';
 import { indexAnswers } from '../minute-index/index-answers.js';
 import { appendColumns } from './column-appender.js';
+import { COLUMNS, countsOf, mergeStaged, MINUTES_PER_DAY, stage } from './duckdb-minute-stage.js';
+import {
+  deleteMinutesBefore,
+  lateHours,
+  lateTotals,
+  reconcileSnapshot,
+  repairInTransaction,
+} from './duckdb-reconcile-ops.js';
 import { migrateDedupAds } from './dedup-ad-migration.js';
 import { MinuteIndex, type MinuteIndexOptions } from '../minute-index/minute-index.js';
-import type { DuckDbDatabase, Transaction } from './duckdb-database.js';
+import type { DuckDbDatabase } from './duckdb-database.js';
 import { claimOwnership, listCheckpoints, setSpillHold, spillHold } from './duckdb-consumer-state.js';
 import { minuteRows } from './duckdb-minute-rows.js';
 import { loadStoredHours, startMinuteIndex, type MinuteIndexLoad } from './minute-index-loader.js';
 
-const MINUTES_PER_DAY = 1440;
-const COLUMNS = COUNT_FIELDS.map((f) => COUNT_COLUMNS[f]);
 const COUNT_DDL = COLUMNS.map((c) => `${c} BIGINT NOT NULL DEFAULT 0`).join(',\n  ');
 
 /*
@@ -118,12 +121,6 @@ function dayKeys(ads: readonly number[], fromMinute: number, toMinute: number): 
   return keys;
 }
 
-function countsOf(row: Record<string, number | bigint>): BucketCounts {
-  const counts = emptyCounts();
-  for (const field of COUNT_FIELDS) counts[field] = Number(row[COUNT_COLUMNS[field]]);
-  return counts;
-}
-
 const KIND_CODE = { impression: 0, click: 1 } as const;
 const KIND_NAME = ['impression', 'click'] as const;
 
@@ -161,6 +158,7 @@ export interface DuckDbAggregateStoreOptions {
 export class DuckDbAggregateStore implements AggregateStore {
   private readonly reads: DuckDbDatabase;
   private readonly onCommitted: ((change: CommittedChange) => void) | undefined;
+  private reconciling = false;
 
   private constructor(
     private readonly db: DuckDbDatabase,
@@ -326,6 +324,46 @@ export class DuckDbAggregateStore implements AggregateStore {
     );
   }
 
+  reconcileSnapshot(
+    consumerPrefix: string,
+    fromMinute: number,
+    toMinute: number,
+  ): Promise<ReconcileSnapshot> {
+    return reconcileSnapshot(this.db, consumerPrefix, fromMinute, toMinute);
+  }
+
+  /** The replaced rows then go into the minute index (and `onCommitted`) like replaceCounts' do. */
+  repair(repair: ReconcileRepair): Promise<void> {
+    return repairInTransaction(this.db, repair, () => {
+      if (repair.replace.length === 0) return;
+      this.index?.replace(repair.replace);
+      this.onCommitted?.({ kind: 'replace', rows: repair.replace });
+    });
+  }
+
+  /** One process owns a DuckDB file: a flag is the whole exclusion. */
+  async exclusiveReconcile<T>(work: () => Promise<T>): Promise<T> {
+    if (this.reconciling) throw new ReconcileBusyError();
+    this.reconciling = true;
+    try {
+      return await work();
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  lateTotals(ads: readonly number[], fromMinute: number, toMinute: number): Promise<number> {
+    return lateTotals(this.reads, ads, fromMinute, toMinute);
+  }
+
+  deleteMinutesBefore(minute: number): Promise<RetentionResult> {
+    return deleteMinutesBefore(this.db, minute);
+  }
+
+  lateHours(beforeMinute: number): Promise<number[]> {
+    return lateHours(this.reads, beforeMinute);
+  }
+
   /** Which way `series` answers this query: from the minute index, or from DuckDB. */
   seriesSource(ads: readonly number[], fromMinute: number, toMinute: number): 'memory' | 'duckdb' {
     return indexAnswers(this.index, ads, fromMinute, toMinute) ? 'memory' : 'duckdb';
@@ -428,37 +466,3 @@ export class DuckDbAggregateStore implements AggregateStore {
 
 /** The columns of dedup_entries, in table order (`ad` last: see the note on the schema). */
 const DEDUP_TYPES = [UTINYINT, VARCHAR, BIGINT, DOUBLE, INTEGER];
-/** The columns of stage_minute: late, ad, minute, then the counters in COUNT_FIELDS order. */
-const STAGE_TYPES = [BOOLEAN, INTEGER, INTEGER, ...COUNT_FIELDS.map(() => INTEGER)];
-
-/** Appends deltas to the TEMP staging table, each group flagged late or not. */
-function stage(
-  tx: Transaction,
-  groups: readonly (readonly [boolean, readonly MinuteDelta[]])[],
-): Promise<void> {
-  const rows = groups.flatMap(([late, deltas]) => deltas.map((delta) => [late, delta] as const));
-  return tx.append(
-    'stage_minute',
-    (appender) =>
-      appendColumns(appender, STAGE_TYPES, rows.length, (v, row, i) => {
-        const [late, d] = rows[i]!;
-        v[0]!.setItem(row, late);
-        v[1]!.setItem(row, d.ad);
-        v[2]!.setItem(row, d.minute);
-        for (let f = 0; f < COUNT_FIELDS.length; f++) v[3 + f]!.setItem(row, d.counts[COUNT_FIELDS[f]!]);
-      }),
-    true,
-  );
-}
-
-/** Adds the staged rows of one kind (serving or late) into `table`, or writes them over its counts. */
-function mergeStaged(table: string, late: boolean, mode: 'add' | 'replace'): string {
-  const dayColumn = table === 'agg_minute' ? ', ad_day' : '';
-  const dayValue = table === 'agg_minute' ? `, ad::BIGINT * 100000 + "minute" // ${MINUTES_PER_DAY}` : '';
-  const update = COLUMNS.map((c) =>
-    mode === 'add' ? `${c} = ${table}.${c} + excluded.${c}` : `${c} = excluded.${c}`,
-  ).join(', ');
-  return `INSERT INTO ${table} (ad, "minute"${dayColumn}, ${COLUMNS.join(', ')})
-    SELECT ad, "minute"${dayValue}, ${COLUMNS.join(', ')} FROM stage_minute WHERE late = ${late}
-    ON CONFLICT (ad, "minute") DO UPDATE SET ${update}`;
-}

@@ -84,6 +84,12 @@ export function partitionName(day: number): string {
   return `agg_minute_${new Date(day * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '')}`;
 }
 
+/** The day a partition's name (agg_minute_20261124) stands for, undefined for another name. */
+function dayOfPartition(name: string): number | undefined {
+  const match = /^agg_minute_(\d{4})(\d{2})(\d{2})$/.exec(name);
+  return match === null ? undefined : Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!) / 86_400_000;
+}
+
 export const dayOf = (minute: number): number => Math.floor(minute / MINUTES_PER_DAY);
 
 /**
@@ -108,8 +114,27 @@ export class DayPartitions {
        WHERE i.inhparent = 'agg_minute'::regclass`,
     );
     for (const { name } of rows) {
-      const match = /^agg_minute_(\d{4})(\d{2})(\d{2})$/.exec(name);
-      if (match !== null) this.known.add(Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!) / 86_400_000);
+      const day = dayOfPartition(name);
+      if (day !== undefined) this.known.add(day);
+    }
+  }
+
+  /**
+   * Runs `write` (statements writing rows of `minutes`) once their days'
+   * partitions exist. Another process's retention may have dropped a day
+   * this one still believes in (PostgreSQL then refuses the row, 23514): the
+   * list is read again from the catalog and `write` runs once more.
+   */
+  async writing<T>(minutes: readonly number[], write: () => Promise<T>): Promise<T> {
+    await this.ensureFor(minutes);
+    try {
+      return await write();
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23514') throw err;
+      this.known.clear();
+      await this.load();
+      await this.ensureFor(minutes);
+      return write();
     }
   }
 
@@ -125,6 +150,44 @@ export class DayPartitions {
     const run = this.pending.then(() => this.create([...missing].filter((d) => !this.known.has(d))));
     this.pending = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Drops the partitions of days that end at or before `minute` (retention),
+   * whether this process or another created them; returns how many and the
+   * rows they held. Under the schema lock, like creation, and in the same queue.
+   */
+  dropBefore(minute: number): Promise<{ partitions: number; rows: number }> {
+    const run = this.pending.then(() =>
+      this.db.transaction(async (tx) => {
+        await tx.query(SCHEMA_LOCK_SQL);
+        const rows = await tx.query<{ name: string }>(
+          `SELECT c.relname AS name FROM pg_inherits i
+           JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'agg_minute'::regclass`,
+        );
+        const dropped: number[] = [];
+        let held = 0;
+        for (const { name } of rows) {
+          const day = dayOfPartition(name);
+          if (day === undefined || (day + 1) * MINUTES_PER_DAY > minute) continue;
+          // Counted for the retention metric: a day's partition is dropped once, so the scan is rare.
+          const [count] = await tx.query<{ n: number }>(`SELECT count(*)::float8 AS n FROM ${name}`);
+          held += count?.n ?? 0;
+          await tx.query(`DROP TABLE ${name}`);
+          dropped.push(day);
+        }
+        return { days: dropped, rows: held };
+      }),
+    );
+    this.pending = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run.then(({ days, rows }) => {
+      for (const day of days) this.known.delete(day);
+      return { partitions: days.length, rows };
+    });
   }
 
   private async create(days: number[]): Promise<void> {

@@ -41,6 +41,39 @@ describe('PostgresAggregateStore against a real server', () => {
     await database.drop();
   });
 
+  it('retention drops the day partitions wholly before the horizon, even those another process made, and deletes the rest', async () => {
+    const a = await openStore();
+    const b = await openStore();
+    const day = DAY + 100;
+    // Three days of rows, the first two days' partitions made through the other store.
+    await b.store.commit(
+      'events/0',
+      commitOf([0, 1, 2].map((d) => ({ ad: 1, minute: (day + d) * 1440 + 5, counts: counts(1, 0) }))),
+    );
+    await a.store.commit(
+      'events/0',
+      commitOf([{ ad: 1, minute: (day + 2) * 1440 + 500, counts: counts(1, 0) }]),
+    );
+    const exists = async (d: number): Promise<boolean> =>
+      (
+        await a.db.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [
+          partitionName(d),
+        ])
+      )[0]!.found;
+    assert.deepEqual([await exists(day), await exists(day + 1), await exists(day + 2)], [true, true, true]);
+    const result = await a.store.deleteMinutesBefore((day + 2) * 1440 + 100);
+    // Today's and tomorrow's (made at open, before the horizon of this test) go too.
+    assert.deepEqual(result, { rows: 3, droppedPartitions: 4 });
+    assert.deepEqual([await exists(day), await exists(day + 1), await exists(day + 2)], [false, false, true]);
+    assert.deepEqual(
+      (await a.store.series([1], day * 1440, (day + 3) * 1440, 1)).map((r) => r.minute),
+      [(day + 2) * 1440 + 500],
+    );
+    // The other store's list of partitions is stale: a write into a dropped day makes it again.
+    await b.store.replaceCounts([{ ad: 1, minute: day * 1440 + 7, counts: counts(2, 0) }]);
+    assert.equal(await exists(day), true);
+  });
+
   it('creates the schema when several processes open the same database at once', async () => {
     const stores = await Promise.all(Array.from({ length: 4 }, () => openStore('?pool=2')));
     assert.equal(stores.length, 4);

@@ -8,6 +8,9 @@ import {
   type SpillHold,
   type ConsumerCheckpoint,
   type MinuteDelta,
+  type ReconcileRepair,
+  type ReconcileSnapshot,
+  type RetentionResult,
   type SeriesRow,
   type TopRow,
 } from '../aggregate-store.js';
@@ -19,6 +22,14 @@ import {
   MINUTES_PER_DAY,
 } from './postgres-aggregate-schema.js';
 import type { PgTransaction, PostgresDatabase } from './postgres-database.js';
+import {
+  deleteMinutesBefore,
+  exclusiveReconcile,
+  lateHours,
+  lateTotals,
+  reconcileSnapshot,
+  repairInTransaction,
+} from './postgres-reconcile-ops.js';
 
 const KIND_CODE = { impression: 0, click: 1 } as const;
 const KIND_NAME = ['impression', 'click'] as const;
@@ -253,7 +264,12 @@ export class PostgresAggregateStore implements AggregateStore {
    * commit sees the claim and is refused before anything is written.
    */
   async commit(consumer: string, commit: AggregationCommit): Promise<void> {
-    await this.partitions.ensureFor(withNextDay(commit.deltas.map((d) => d.minute)));
+    await this.partitions.writing(withNextDay(commit.deltas.map((d) => d.minute)), () =>
+      this.commitNow(consumer, commit),
+    );
+  }
+
+  private async commitNow(consumer: string, commit: AggregationCommit): Promise<void> {
     await this.db.transaction(async (tx) => {
       if (commit.epoch !== undefined) await checkEpoch(tx, consumer, commit.epoch);
       if (commit.deltas.length > 0)
@@ -276,8 +292,38 @@ export class PostgresAggregateStore implements AggregateStore {
 
   async replaceCounts(rows: readonly MinuteDelta[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.partitions.ensureFor(rows.map((r) => r.minute));
-    await this.db.transaction((tx) => tx.query(REPLACE_MINUTES, mergedColumns(rows)));
+    await this.partitions.writing(
+      rows.map((r) => r.minute),
+      () => this.db.transaction((tx) => tx.query(REPLACE_MINUTES, mergedColumns(rows))),
+    );
+  }
+
+  reconcileSnapshot(
+    consumerPrefix: string,
+    fromMinute: number,
+    toMinute: number,
+  ): Promise<ReconcileSnapshot> {
+    return reconcileSnapshot(this.db, consumerPrefix, fromMinute, toMinute);
+  }
+
+  repair(repair: ReconcileRepair): Promise<void> {
+    return repairInTransaction(this.db, this.partitions, REPLACE_MINUTES, repair);
+  }
+
+  exclusiveReconcile<T>(work: () => Promise<T>): Promise<T> {
+    return exclusiveReconcile(this.db, work);
+  }
+
+  lateTotals(ads: readonly number[], fromMinute: number, toMinute: number): Promise<number> {
+    return lateTotals(this.db, ads, fromMinute, toMinute);
+  }
+
+  deleteMinutesBefore(minute: number): Promise<RetentionResult> {
+    return deleteMinutesBefore(this.db, this.partitions, minute);
+  }
+
+  lateHours(beforeMinute: number): Promise<number[]> {
+    return lateHours(this.db, beforeMinute);
   }
 
   async series(

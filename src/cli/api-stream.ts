@@ -36,16 +36,23 @@ export interface ApiStreamDeps {
  */
 export function createApiStream(deps: ApiStreamDeps): {
   checkpointsRead(rows: readonly CheckpointRow[]): void;
+  /** Resolves once a read that started after the call has set the baseline (a new watcher's hello waits for it). */
+  prime(): Promise<void>;
 } {
   const diff = new MinuteDiff();
   let seen = '';
   let running = false;
   let again = false;
+  /** The ads the last read covered ('all' for the admin's); a watcher's new ads are primed, not reported. */
+  let readAds: 'all' | ReadonlySet<number> = new Set();
+  /** Callers of prime() waiting for the next pass to start and end. */
+  let waiting: (() => void)[] = [];
 
   async function pass(): Promise<void> {
     const watched = deps.hub.watched();
     if (watched !== 'all' && watched.size === 0) {
       diff.reset();
+      readAds = new Set();
       return;
     }
     const now = deps.now();
@@ -61,7 +68,9 @@ export function createApiStream(deps: ApiStreamDeps): {
             deps.catalog.listAds({ kind: 'advertiser', advertiserId }).map((ad) => ad.id),
           );
     const { cells, truncated } = await deps.read(ads, fromMinute, STREAM_READ_CELLS);
-    const deltas = diff.update(cells, fromMinute);
+    const before = readAds;
+    readAds = ads === undefined ? 'all' : new Set(ads);
+    const deltas = diff.update(cells, fromMinute, (ad) => before !== 'all' && !before.has(ad));
     if (truncated) {
       diff.reset();
       deps.hub.resyncAll();
@@ -76,6 +85,8 @@ export function createApiStream(deps: ApiStreamDeps): {
       return;
     }
     running = true;
+    const served = waiting;
+    waiting = [];
     pass()
       .catch((err: unknown) => {
         // What changed meanwhile is unknown: watchers refetch, and the next pass primes again.
@@ -84,6 +95,7 @@ export function createApiStream(deps: ApiStreamDeps): {
         deps.onError(err as Error);
       })
       .finally(() => {
+        for (const resolve of served) resolve();
         running = false;
         if (again) {
           again = false;
@@ -93,6 +105,12 @@ export function createApiStream(deps: ApiStreamDeps): {
   };
 
   return {
+    prime() {
+      return new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        run();
+      });
+    },
     checkpointsRead(rows) {
       const offsets = rows.map((r) => `${r.consumer}=${r.checkpoint.offset}`).join(',');
       const moved = offsets !== seen;

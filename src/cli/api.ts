@@ -68,6 +68,7 @@ export function startApi(config: ApiConfig, print: (line: string) => void): Prom
             now: () => Date.now(),
             onError: (err) => print(`adtally api: live stream read failed (${err.message}); watchers resync`),
           });
+    if (stream !== undefined) hub.primeWith(() => stream.prime());
     let watermark: number | undefined;
     let watermarkError: Error | undefined;
     const refreshWatermark = async (): Promise<void> => {

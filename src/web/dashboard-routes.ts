@@ -41,11 +41,11 @@ export function createDashboardRoutes(deps: DashboardDeps) {
   }
 
   /** `GET /api/v1/stream` (SPEC 3.5): one event per commit that touched the caller's ads. */
-  function stream(_req: IncomingMessage, res: ServerResponse, principal: Principal): void {
+  async function stream(_req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
     if (deps.stream === undefined) {
       throw new HttpError(404, 'not_found', 'this process has no live stream (see docs/DASHBOARD.md)');
     }
-    deps.stream.subscribe(res, principal);
+    await deps.stream.subscribe(res, principal);
   }
 
   /**

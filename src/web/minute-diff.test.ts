@@ -29,6 +29,15 @@ describe('MinuteDiff', () => {
     assert.deepEqual(diff.update([], 101), [cell(1, 101, -1)]);
   });
 
+  it('takes the cells of a newly watched ad for baseline, not for a change', () => {
+    const diff = new MinuteDiff();
+    diff.update([cell(1, 100, 5)], 100);
+    // Ad 2's advertiser started watching: its 40 clicks were there before, they are no change.
+    const isNew = (ad: number) => ad === 2;
+    assert.deepEqual(diff.update([cell(1, 100, 6), cell(2, 100, 40)], 100, isNew), [cell(1, 100, 1)]);
+    assert.deepEqual(diff.update([cell(1, 100, 6), cell(2, 100, 41)], 100), [cell(2, 100, 1)]);
+  });
+
   it('primes again after a reset', () => {
     const diff = new MinuteDiff();
     diff.update([cell(1, 100, 5)], 100);

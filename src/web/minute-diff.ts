@@ -14,13 +14,22 @@ export class MinuteDiff {
   /** The first read only sets the baseline: counts that were there before anyone watched are no change. */
   private primed = false;
 
-  /** Replaces the baseline with `cells` (all cells at or after `fromMinute`) and returns the changes. */
-  update(cells: readonly MinuteDelta[], fromMinute: number): MinuteDelta[] {
+  /**
+   * Replaces the baseline with `cells` (all cells at or after `fromMinute`)
+   * and returns the changes. Cells of an ad `isNew` says was not read before
+   * (a new watcher's) only join the baseline: their counts are no change.
+   */
+  update(
+    cells: readonly MinuteDelta[],
+    fromMinute: number,
+    isNew: (ad: number) => boolean = () => false,
+  ): MinuteDelta[] {
     const next = new Map<string, MinuteDelta>();
     const changes: MinuteDelta[] = [];
     for (const cell of cells) {
       const key = `${cell.ad}:${cell.minute}`;
       next.set(key, cell);
+      if (isNew(cell.ad)) continue;
       const before = this.last.get(key)?.counts ?? emptyCounts();
       const delta = difference(cell.counts, before);
       if (!isZeroCounts(delta)) changes.push({ ad: cell.ad, minute: cell.minute, counts: delta });

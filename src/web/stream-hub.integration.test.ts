@@ -29,11 +29,7 @@ async function hubServer(
     const who = req.headers.who;
     const principal: Principal =
       who === 'admin' ? { kind: 'admin' } : { kind: 'advertiser', advertiserId: Number(who) };
-    try {
-      hub.subscribe(res, principal);
-    } catch (err) {
-      sendError(res, err as HttpError);
-    }
+    hub.subscribe(res, principal).catch((err: unknown) => sendError(res, err as HttpError));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { hub, server, port: (server.address() as AddressInfo).port };
@@ -111,6 +107,37 @@ describe('StreamHub: the /api/v1/stream fan-out', () => {
     );
     assert.match(one.text(), /^retry: 2000\nevent: hello\n/);
     assert.equal(one.res.headers['content-type'], 'text/event-stream; charset=utf-8');
+  });
+
+  it('answers a new subscriber only once primed, and sends it nothing before its hello', async () => {
+    const { hub, server, port } = await hubServer();
+    cleanup.push(
+      () => server.close(),
+      () => hub.close(),
+    );
+    let primed!: () => void;
+    let primes = 0;
+    hub.primeWith(() => {
+      primes++;
+      return new Promise((resolve) => (primed = resolve));
+    });
+    let answered = false;
+    const opening = open(port, '1').then((stream) => ((answered = true), stream));
+    await until(() => primes === 1, 'the priming read');
+    assert.equal(hub.stats().clients, 1, 'counted (and watched) while priming');
+    // A commit while priming is in the baseline the priming read takes: not sent.
+    hub.publish({ offset: 1, watermark: 60_000, deltas: [delta(10, 1)] });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(answered, false, 'no headers before the baseline is read');
+    primed();
+    const stream = await opening;
+    hub.publish({ offset: 2, watermark: 60_000, deltas: [delta(11, 1)] });
+    await until(() => commits(stream.text()).length === 1, 'the event after hello');
+    assert.deepEqual(
+      commits(stream.text()).flatMap((c) => c.changes.map((x) => x.ad)),
+      [11],
+    );
+    assert.match(stream.text(), /^retry: 2000\nevent: hello\n/);
   });
 
   it('answers 503 past the most clients it holds, and takes one again once a stream closes', async () => {

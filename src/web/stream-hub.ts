@@ -45,6 +45,8 @@ interface Subscriber {
   readonly advertiserId: number | undefined;
   lagging: boolean;
   stuckTimer: NodeJS.Timeout | undefined;
+  /** False until its hello is written: nothing else is written before. */
+  ready: boolean;
 }
 
 export interface StreamStats {
@@ -64,6 +66,8 @@ export class StreamHub {
   private readonly subscribers = new Set<Subscriber>();
   private readonly heartbeat: NodeJS.Timeout;
   private closed = false;
+  /** Run between a subscriber's arrival and its hello (see primeWith). */
+  private prime: () => Promise<void> = () => Promise.resolve();
   private eventsSent = 0;
   private resyncs = 0;
   private dropped = 0;
@@ -102,8 +106,22 @@ export class StreamHub {
     ].join('\n');
   }
 
-  /** Holds `res` open as an event stream for `principal` until the client or close() ends it. */
-  subscribe(res: ServerResponse, principal: Principal): void {
+  /**
+   * Makes every new subscriber wait for `prime` before its hello: where
+   * changes are found by comparing reads (adtally api), the new subscriber's
+   * ads must be in the baseline before it is told the stream is on, or a
+   * commit landing in between would be taken for the baseline and never sent.
+   */
+  primeWith(prime: () => Promise<void>): void {
+    this.prime = prime;
+  }
+
+  /**
+   * Holds `res` open as an event stream for `principal` until the client or
+   * close() ends it. The headers and the hello are written once the stream
+   * is primed: from then on, every change to the principal's ads is sent.
+   */
+  async subscribe(res: ServerResponse, principal: Principal): Promise<void> {
     if (this.closed) throw new HttpError(503, 'shutting_down', 'the server is shutting down');
     if (this.subscribers.size >= this.limits.maxClients) {
       throw new HttpError(
@@ -118,8 +136,14 @@ export class StreamHub {
       advertiserId: principal.kind === 'admin' ? undefined : principal.advertiserId,
       lagging: false,
       stuckTimer: undefined,
+      ready: false,
     };
     this.subscribers.add(sub);
+    res.on('close', () => this.remove(sub));
+    // Registered first, so the priming read covers this subscriber's ads.
+    await this.prime().catch(() => undefined);
+    if (!this.subscribers.has(sub) || res.destroyed) return;
+    sub.ready = true;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -132,7 +156,6 @@ export class StreamHub {
     res.write(`retry: 2000\nevent: hello\ndata: {"heartbeatMs":${this.limits.heartbeatMs}}\n\n`);
     res.socket?.setNoDelay(true);
     res.on('drain', () => this.drained(sub));
-    res.on('close', () => this.remove(sub));
   }
 
   /** Whose ads anyone watches: 'all' when the admin does, else the advertisers (empty: nobody). */
@@ -148,7 +171,7 @@ export class StreamHub {
   /** Tells every subscriber to refetch: changes were missed (a failed read, a bound hit). */
   resyncAll(): void {
     for (const sub of this.subscribers) {
-      if (sub.lagging) continue;
+      if (sub.lagging || !sub.ready) continue;
       this.resyncs++;
       sub.res.write('event: resync\ndata: {}\n\n');
     }
@@ -191,7 +214,8 @@ export class StreamHub {
     this.closed = true;
     clearInterval(this.heartbeat);
     for (const sub of this.subscribers) {
-      sub.res.end('event: bye\ndata: {}\n\n');
+      if (sub.ready) sub.res.end('event: bye\ndata: {}\n\n');
+      else sub.res.destroy();
       this.remove(sub);
     }
   }
@@ -206,7 +230,7 @@ export class StreamHub {
   }
 
   private write(sub: Subscriber, text: string): void {
-    if (sub.lagging) return;
+    if (sub.lagging || !sub.ready) return;
     if (sub.res.writableLength + text.length > this.limits.queueBytes) {
       this.lag(sub);
       return;
@@ -236,7 +260,7 @@ export class StreamHub {
   }
 
   private beat(): void {
-    for (const sub of this.subscribers) if (!sub.lagging) sub.res.write(': heartbeat\n\n');
+    for (const sub of this.subscribers) if (!sub.lagging && sub.ready) sub.res.write(': heartbeat\n\n');
   }
 
   private remove(sub: Subscriber): void {

@@ -6,6 +6,8 @@ import { pathOfUrl } from '../config/settings.js';
 import { Collector } from '../ingest/collector.js';
 import { FileEventAppender } from '../log/file/file-event-appender.js';
 import { startLogRetention } from '../log/log-retention.js';
+import { deleteArchiveHoursBefore } from '../archive/archive-files.js';
+import { startDataRetention } from '../retention/data-retention.js';
 import { openFollowedEventLog } from '../log/open-event-log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DEFAULT_MINUTE_INDEX, MinuteIndex } from '../store/minute-index/minute-index.js';
@@ -154,6 +156,16 @@ async function startOpening(
     observer: metrics,
   });
   opened.push(stopRetention);
+  const archiveRoot = pathOfUrl(config.backends.archive);
+  opened.push(
+    startDataRetention({
+      ages: config.retention,
+      deleteArchiveHoursBefore: (hourMs) => deleteArchiveHoursBefore(archiveRoot, hourMs),
+      deleteMinutesBefore: (minute) => aggregation.deleteMinutesBefore(minute),
+      observer: metrics,
+      now,
+    }),
+  );
 
   let shuttingDown = false;
   const handler = createRequestHandler(

@@ -1,4 +1,6 @@
+import { deleteArchiveHoursBefore } from '../archive/archive-files.js';
 import { ParquetArchiveWriter } from '../archive/parquet-writer.js';
+import { startDataRetention } from '../retention/data-retention.js';
 import type { WorkerConfig } from '../config/cluster-config.js';
 import { pathOfUrl } from '../config/settings.js';
 import { openDedupStore } from '../dedup/open-dedup-store.js';
@@ -121,6 +123,17 @@ export function startWorker(config: WorkerConfig, print: (line: string) => void)
     );
     opened.splice(consumersFrom, 0, () => consumer.close());
     const metrics = new Metrics();
+    const archiveRoot = config.archive === undefined ? undefined : pathOfUrl(config.archive.url);
+    opened.push(
+      startDataRetention({
+        ages: config.retention,
+        ...(archiveRoot === undefined
+          ? {}
+          : { deleteArchiveHoursBefore: (hourMs: number) => deleteArchiveHoursBefore(archiveRoot, hourMs) }),
+        deleteMinutesBefore: (minute) => store.aggregates.deleteMinutesBefore(minute),
+        observer: metrics,
+      }),
+    );
     const workerMetrics = new WorkerMetrics({
       lag: () => consumer.lag(),
       committedWatermark: () => aggregation.committedWatermark(),

@@ -1,3 +1,4 @@
+import { DEFAULT_RETENTION, type RetentionAges } from '../retention/data-retention.js';
 import { join } from 'node:path';
 import { parseKafkaLogUrl, type KafkaLogLocation } from '../log/kafka/kafka-url.js';
 import type { SqlLimits } from '../analytics/sql-limits.js';
@@ -75,6 +76,7 @@ const ROLE_SETTINGS = {
     ),
     ...ARCHIVE_ROLL_SETTINGS,
     reconcileGrace: SERVE_SETTINGS.reconcileGrace,
+    retention: SERVE_SETTINGS.retention,
   },
   api: {
     ...COMMON,
@@ -122,6 +124,8 @@ export interface WorkerConfig extends ClusterConfigBase {
   readonly archive: ({ readonly url: string } & ArchiveRollConfig) | undefined;
   /** With an archive, the worker holding partition 0 reconciles each hour once closed plus this long (ms). */
   readonly reconcileGraceMs: number;
+  /** Every worker deletes archive hours (with an archive) and aggregate minutes past these ages; deletions are idempotent. */
+  readonly retention: RetentionAges;
 }
 
 export interface ApiConfig extends ClusterConfigBase {
@@ -237,6 +241,7 @@ export function parseWorkerConfig(argv: readonly string[], env: NodeJS.ProcessEn
     sessionTimeoutMs: values.sessionTimeout ?? 10_000,
     archive: values.archive === undefined ? undefined : { url: values.archive, ...archiveRollConfig(values) },
     reconcileGraceMs: values.reconcileGrace ?? DEFAULT_RECONCILE_GRACE_MS,
+    retention: values.retention ?? DEFAULT_RETENTION,
   };
 }
 

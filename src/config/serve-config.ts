@@ -1,3 +1,5 @@
+import { parseDurationMs } from '../domain/duration.js';
+import { DEFAULT_RETENTION, parseRetentionSetting, type RetentionAges } from '../retention/data-retention.js';
 import { join } from 'node:path';
 import { DEFAULT_SQL_LIMITS, type SqlLimits } from '../analytics/sql-limits.js';
 import { MAX_BATCH_BYTES } from '../ingest/batch.js';
@@ -48,6 +50,8 @@ export interface ServeConfig {
   readonly allowedLatenessMs: number;
   /** Each hour is reconciled by itself once closed plus this long (ms). */
   readonly reconcileGraceMs: number;
+  /** Raw archive and aggregates past these ages are deleted in the background. */
+  readonly retention: RetentionAges;
   /** From ADTALLY_ADMIN_TOKEN; when absent the data directory's generated token is used. */
   readonly adminToken: string | undefined;
   /** Budgets of POST /api/v1/sql and GET /api/v1/export. */
@@ -229,6 +233,7 @@ export const SERVE_SETTINGS = {
     'ADTALLY_LOG_RETENTION',
     'delete consumed event log segments older than this (default 7d)',
   ),
+  retention: retentionSetting(),
   logRetentionBytes: positiveIntSetting(
     'log-retention-bytes',
     'ADTALLY_LOG_RETENTION_BYTES',
@@ -237,6 +242,17 @@ export const SERVE_SETTINGS = {
   ...ARCHIVE_ROLL_SETTINGS,
   ...SQL_SETTINGS,
 } satisfies Record<string, SettingSpec<unknown>>;
+
+/** `--retention`: how long raw archive hours and aggregate minutes are kept (retention/data-retention.ts). */
+export function retentionSetting(): SettingSpec<RetentionAges> {
+  return {
+    flag: 'retention',
+    env: 'ADTALLY_RETENTION',
+    help: 'keep raw archive hours and aggregate minutes this long (default raw=90d,aggregates=400d)',
+    placeholder: 'AGES',
+    parse: (raw) => parseRetentionSetting(raw, parseDurationMs),
+  };
+}
 
 /** Secrets are read from the environment only: flags show up in `ps`. */
 const SECRET_ENV = ['ADTALLY_SECRET', 'ADTALLY_ADMIN_TOKEN'];
@@ -302,6 +318,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     tokens: { secret, clickTtlMs: values.clickTtl ?? 24 * 3_600_000 },
     allowedLatenessMs: values.allowedLateness ?? 5_000,
     reconcileGraceMs: values.reconcileGrace ?? DEFAULT_RECONCILE_GRACE_MS,
+    retention: values.retention ?? DEFAULT_RETENTION,
     adminToken,
     sql: sqlLimitsOf(values),
   };

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LogFlushObserver, LogStorage, RetentionResult } from '../log/event-log.js';
 import type { LogRetentionObserver } from '../log/log-retention.js';
+import type { AggregateDeletion, ArchiveDeletion, RetentionObserver } from '../retention/data-retention.js';
 import { PlainHistogram, type HistogramSeries } from './plain-histogram.js';
 
 /** Default metrics prom-client exports as gauges with a `_total` suffix. */
@@ -13,7 +14,7 @@ const NON_COUNTER_TOTALS = [
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** The process's Prometheus metrics; one instance, passed to whoever records. */
-export class Metrics implements LogFlushObserver, LogRetentionObserver {
+export class Metrics implements LogFlushObserver, LogRetentionObserver, RetentionObserver {
   readonly registry = new Registry();
 
   readonly httpRequests = new Counter({
@@ -103,6 +104,24 @@ export class Metrics implements LogFlushObserver, LogRetentionObserver {
     },
   });
 
+  readonly retentionArchiveHours = new Counter({
+    name: 'adtally_retention_archive_hours_deleted_total',
+    help: 'Raw archive hours deleted by --retention',
+    registers: [this.registry],
+  });
+
+  readonly retentionArchiveBytes = new Counter({
+    name: 'adtally_retention_archive_bytes_deleted_total',
+    help: 'Raw archive bytes deleted by --retention',
+    registers: [this.registry],
+  });
+
+  readonly retentionAggregateRows = new Counter({
+    name: 'adtally_retention_aggregate_rows_deleted_total',
+    help: 'Aggregate (ad, minute) rows deleted by --retention (dropped day partitions included)',
+    registers: [this.registry],
+  });
+
   readonly logDeletedSegments = new Counter({
     name: 'adtally_log_deleted_segments_total',
     help: 'Event log segments deleted by retention (consumed, and older than --log-retention or over --log-retention-bytes)',
@@ -169,6 +188,15 @@ export class Metrics implements LogFlushObserver, LogRetentionObserver {
   /** Makes adtally_ready run these checks at every scrape (alerting sees what /readyz says). */
   watchReadiness(checks: Readonly<Record<string, () => Promise<void>>>): void {
     this.readinessChecks = checks;
+  }
+
+  onArchiveDeleted(deleted: ArchiveDeletion): void {
+    this.retentionArchiveHours.inc(deleted.hours);
+    this.retentionArchiveBytes.inc(deleted.bytes);
+  }
+
+  onAggregatesDeleted(deleted: AggregateDeletion): void {
+    this.retentionAggregateRows.inc(deleted.rows);
   }
 
   onRetention(result: RetentionResult): void {

@@ -131,3 +131,28 @@ export function parseRetention(
   }
   return ages;
 }
+
+/**
+ * The least `--retention` keeps of the aggregates: `serve` answers the last
+ * 26 hours from its in-memory minute index, which must never show minutes
+ * the store no longer holds, and reconciliation reruns hours up to a day back.
+ */
+export const MIN_AGGREGATE_RETENTION_MS = 2 * 86_400_000;
+/** The least it keeps of the raw archive: reconciliation reads the token lifetime (24 h) before an hour. */
+export const MIN_RAW_RETENTION_MS = 2 * 86_400_000;
+
+/** parseRetention with the lower bounds above, for the `--retention` flag. */
+export function parseRetentionSetting(
+  raw: string,
+  parseDuration: (text: string) => number | undefined,
+): RetentionAges | { error: string } {
+  const ages = parseRetention(raw, parseDuration);
+  if ('error' in ages) return ages;
+  if (ages.rawMs < MIN_RAW_RETENTION_MS) {
+    return { error: 'raw must be at least 2d (reconciliation reads a token lifetime before each hour)' };
+  }
+  if (ages.aggregatesMs < MIN_AGGREGATE_RETENTION_MS) {
+    return { error: 'aggregates must be at least 2d (serve answers the last 26 hours from memory)' };
+  }
+  return ages;
+}

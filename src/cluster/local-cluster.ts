@@ -25,6 +25,8 @@ export interface LocalClusterOptions {
   readonly adminToken?: string;
   /** Extra flags per role, e.g. a short session timeout for tests. */
   readonly args?: { readonly collector?: string[]; readonly worker?: string[]; readonly api?: string[] };
+  /** Workers archive to `<dir>/archive`, which the api reads for SQL and export (off by default: tests). */
+  readonly archive?: boolean;
   readonly env?: Record<string, string>;
   /** Each process's output lines, prefixed with its name (npm run cluster prints them). */
   readonly onLine?: (line: string) => void;
@@ -127,6 +129,9 @@ export class LocalCluster {
       this.urls.store,
     ];
     if (role === 'worker') args.push('--dedup', this.urls.dedup);
+    if (this.options.archive === true && role !== 'collector') {
+      args.push('--archive', `file:${join(this.options.dir, 'archive')}`);
+    }
     args.push(...(this.options.args?.[role] ?? []));
     return AdtallyChild.start(name, args, this.env, this.options.onLine);
   }

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { LocalCluster } from './local-cluster.js';
 
 /**
@@ -14,6 +14,8 @@ async function main(): Promise<void> {
   process.stdout.write(`cluster: starting in ${dir} (the first start fetches Kafka from Maven Central)\n`);
   const cluster = await LocalCluster.start({
     dir,
+    // The workers archive to a path they and the api share, as a deployment would on shared storage.
+    archive: true,
     ...(verbose ? { onLine: (line: string) => process.stdout.write(`  ${line}\n`) } : {}),
   });
   const lines = [
@@ -25,6 +27,7 @@ async function main(): Promise<void> {
     `  kafka          ${cluster.bootstrap}   ${cluster.urls.log}`,
     `  postgres       ${cluster.urls.store}`,
     `  redis          ${cluster.urls.dedup}`,
+    `  archive        ${join(dir, 'archive')}   (hourly Parquet; SQL and export on the api)`,
     `  admin token    ${cluster.adminToken}`,
     `  secret         ${cluster.secret}`,
     ``,

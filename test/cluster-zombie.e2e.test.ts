@@ -26,6 +26,10 @@ test('a worker paused past its session timeout has its late commits refused, and
   const c = cluster.get();
   const run = loadgenAgainst(c, [
     ...['--rate', '300', '--duration', '35s', '--ads', '20', '--dup-rate', '0.1', '--bot-rate', '0.02'],
+    // A produce request that times out on the shared broker under suite load is answered 503, its
+    // events of unknown fate (counted once or not at all): what this test guards is that a zombie
+    // never counts anything twice, which the oracle still checks for every event.
+    '--tolerate-unknown-fate',
   ]);
   const zombie = c.workers[0]!;
   await sleep(8_000);

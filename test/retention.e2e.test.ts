@@ -60,7 +60,7 @@ describe('--retention in serve (SPEC 5)', () => {
           await new Promise((resolve) => setTimeout(resolve, 100));
           metrics = await (await fetch(`${server.url}/metrics`)).text();
         }
-        assert.match(metrics, /^adtally_retention_archive_hours_deleted_total 1$/m);
+        assert.match(metrics, /^adtally_retention_archive_partitions_deleted_total 1$/m);
         assert.match(metrics, /^adtally_retention_archive_bytes_deleted_total [1-9]\d*$/m);
       } finally {
         await server.stop();

@@ -105,8 +105,8 @@ export class Metrics implements LogFlushObserver, LogRetentionObserver, Retentio
   });
 
   readonly retentionArchiveHours = new Counter({
-    name: 'adtally_retention_archive_hours_deleted_total',
-    help: 'Raw archive hours deleted by --retention',
+    name: 'adtally_retention_archive_partitions_deleted_total',
+    help: 'Raw archive hour directories (Hive partitions dt=/hour=) deleted by --retention',
     registers: [this.registry],
   });
 

@@ -1,9 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { archiveFileName, hourDir, hourOf } from '../../src/archive/archive-layout.js';
+import { archiveFileName, hourDir } from '../../src/archive/archive-layout.js';
 import { sqlString } from '../../src/archive/archive-scan.js';
-import { ARCHIVE_COLUMNS, archiveTableDdl } from '../../src/archive/archive-schema.js';
+import { ARCHIVE_COLUMNS, type ArchivedEvent } from '../../src/archive/archive-schema.js';
+import type { Outcome } from '../../src/domain/outcome.js';
+import type { UserAgentClass } from '../../src/domain/user-agent.js';
+import { writeArchiveFixture as writeArchivedEvents } from '../../src/reconcile/archive-fixture.js';
 
 /**
  * Archive files written the way the archiver lays them out (archive-layout.ts),
@@ -34,40 +37,31 @@ async function withDuckDb<T>(work: (connection: DuckDBConnection) => Promise<T>)
   }
 }
 
+const IP_HASH = Buffer.from('a1b2c3d4e5f60718', 'hex');
 const ts = (ms: number): string => sqlString(new Date(ms).toISOString().replace('T', ' ').replace('Z', ''));
-const str = (s: string | null): string => (s === null ? 'NULL' : sqlString(s));
 
-/** One file per hour of the events (partition 0, offsets in the file name). */
+/** The events as archive rows of partition 0, written by the one fixture writer (src/reconcile/archive-fixture.ts). */
 export async function writeArchiveFixture(root: string, events: readonly FixtureEvent[]): Promise<void> {
-  const hours = new Map<number, FixtureEvent[]>();
-  for (const e of events) {
-    const hour = hourOf(e.eventTime);
-    hours.set(hour, [...(hours.get(hour) ?? []), e]);
-  }
-  await withDuckDb(async (db) => {
-    await db.run(archiveTableDdl('stage'));
-    for (const [hour, rows] of hours) {
-      await db.run('DELETE FROM stage');
-      const values = rows.map(
-        (e) =>
-          `(0, ${e.offset}, ${str(e.type)}, ${str(e.outcome)}, ${ts(e.eventTime)}, ${ts(e.eventTime + 3)}, ` +
-          `${Math.floor(e.eventTime / 1000) - 10}, ${e.ad}, ${e.campaign ?? 'NULL'}, ${e.advertiser ?? 'NULL'}, ` +
-          `${str(e.imp)}, 'a1b2c3d4e5f60718', ${str(e.userAgent)}, 'get', ${str(e.origin)})`,
-      );
-      await db.run(`INSERT INTO stage VALUES ${values.join(', ')}`);
-      const dir = hourDir(root, hour);
-      mkdirSync(dir, { recursive: true });
-      const offsets = rows.map((e) => e.offset);
-      const name = archiveFileName({
-        partition: undefined,
-        first: Math.min(...offsets),
-        last: Math.max(...offsets),
-      });
-      await db.run(
-        `COPY (SELECT * FROM stage ORDER BY "offset") TO ${sqlString(join(dir, name))} (FORMAT parquet)`,
-      );
-    }
-  });
+  await writeArchivedEvents(
+    root,
+    events.map((e): ArchivedEvent => ({
+      partition: 0,
+      offset: e.offset,
+      type: e.type,
+      outcome: e.outcome as Outcome,
+      eventTime: e.eventTime,
+      receivedAt: e.eventTime + 3,
+      tokenTs: Math.floor(e.eventTime / 1000) - 10,
+      ad: e.ad,
+      campaign: e.campaign ?? undefined,
+      advertiser: e.advertiser ?? undefined,
+      imp: e.imp,
+      ipHash: IP_HASH,
+      userAgent: e.userAgent as UserAgentClass,
+      source: 'get',
+      origin: e.origin ?? undefined,
+    })),
+  );
 }
 
 /**

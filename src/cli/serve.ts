@@ -74,6 +74,7 @@ async function startOpening(
   });
   const secret = Buffer.from(secrets.secret, 'utf8');
   const metrics = new Metrics();
+  const archiveRoot = pathOfUrl(config.backends.archive);
   const { log, follow } = await openFollowedEventLog(config.backends.log, {
     segmentBytes: config.log.segmentBytes,
     observer: metrics,
@@ -108,7 +109,7 @@ async function startOpening(
       },
       ...(hooks.commitStallMs === undefined ? {} : { commitStallMs: hooks.commitStallMs }),
       archive: {
-        root: pathOfUrl(config.backends.archive),
+        root: archiveRoot,
         consumer: 'archive',
         rollIntervalMs: config.archive.rollIntervalMs,
         rollBytes: config.archive.rollBytes,
@@ -156,7 +157,6 @@ async function startOpening(
     observer: metrics,
   });
   opened.push(stopRetention);
-  const archiveRoot = pathOfUrl(config.backends.archive);
   opened.push(
     startDataRetention({
       ages: config.retention,
@@ -200,7 +200,7 @@ async function startOpening(
         analyticsRoutes: createAnalyticsRoutes({
           catalog,
           minuteRows: aggregation.minuteRowsPacked,
-          archiveRoot: pathOfUrl(config.backends.archive),
+          archiveRoot,
           tmpDir: analyticsTmpDir(config.dataDir),
           limits: config.sql,
           now,

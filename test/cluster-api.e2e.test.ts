@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { adminApi, CHROME_UA, tokenQuery } from './support/adtally-process.js';
 import { testKafkaBootstrap } from './support/kafka-env.js';
 import { clusterPerFile } from './support/test-cluster.js';
+import { readEventStream } from './support/event-stream.js';
 
 /** The api and the collectors of a cluster agreeing with each other: catalog changes and read-your-acks. */
 const handle = clusterPerFile('api', {
@@ -98,25 +99,9 @@ test("the api's live stream tells an advertiser of its click, committed by a wor
     fetch(`${cluster.api!.url}/api/v1/stream`, { headers: { authorization: `Bearer ${key}` } });
   const [own, other] = await Promise.all([open(mine.apiKey), open(theirs.apiKey)]);
   assert.equal(own.status, 200);
-  const read = async (res: Response, done: (text: string) => boolean, ms: number): Promise<string> => {
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let text = '';
-    const timer = setTimeout(() => void reader.cancel(), ms);
-    try {
-      while (!done(text)) {
-        const { value, done: ended } = await reader.read();
-        if (ended) break;
-        text += value;
-      }
-    } finally {
-      clearTimeout(timer);
-      await reader.cancel().catch(() => undefined);
-    }
-    return text;
-  };
   const seen = (text: string) => text.includes(`"ad":${ad},`);
-  const ownText = read(own, seen, 10_000);
-  const otherText = read(other, seen, 3_000);
+  const ownText = readEventStream(own, seen, 10_000);
+  const otherText = readEventStream(other, seen, 3_000);
   // Every collector knows the new ad before the click.
   await within(2_000, 'the ad known to the collectors', async () =>
     (await Promise.all(cluster.collectors.map((c) => get(`${c.url}/ad?campaign=${mine.campaignId}`)))).every(

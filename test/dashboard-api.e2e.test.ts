@@ -12,24 +12,7 @@ import {
   tokenQuery,
 } from './support/adtally-process.js';
 import { REPO_ROOT } from './support/browser.js';
-
-/** Reads a stream's text until `done` says it holds what is awaited (or 5 s pass). */
-async function readStream(res: Response, done: (text: string) => boolean): Promise<string> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = '';
-  const deadline = setTimeout(() => void reader.cancel(), 5_000);
-  try {
-    while (!done(text)) {
-      const { value, done: ended } = await reader.read();
-      if (ended) break;
-      text += value;
-    }
-  } finally {
-    clearTimeout(deadline);
-    await reader.cancel().catch(() => undefined);
-  }
-  return text;
-}
+import { readEventStream } from './support/event-stream.js';
 
 /** The routes the dashboard adds to `adtally serve`: the page, /me, /stream and /plan (SPEC 3.5). */
 describe('dashboard routes of adtally serve', () => {
@@ -88,7 +71,7 @@ describe('dashboard routes of adtally serve', () => {
     assert.equal(own.headers.get('content-type'), 'text/event-stream; charset=utf-8');
     const ad = mine.adIds[0]!;
     const seen = (text: string) => text.includes(`"ad":${ad},`);
-    const reading = [readStream(own, seen), readStream(all, seen)];
+    const reading = [readEventStream(own, seen), readEventStream(all, seen)];
     const click = await fetch(`${server.url}/click?${tokenQuery(ad, 'imp_stream_e2e_1')}`, {
       redirect: 'manual',
       headers: { 'user-agent': CHROME_UA },
@@ -107,7 +90,7 @@ describe('dashboard routes of adtally serve', () => {
       assert.ok(data.offset > 0);
     }
     // The other advertiser's stream got the hello and nothing about this ad.
-    const otherText = await readStream(other, (t) => t.includes('event: hello'));
+    const otherText = await readEventStream(other, (t) => t.includes('event: hello'));
     await new Promise((r) => setTimeout(r, 300));
     assert.doesNotMatch(otherText, new RegExp(`"ad":${ad},`));
   });
